@@ -1,0 +1,35 @@
+/** Architecture names: Go/OCI (`amd64`, `arm64`) and `uname -m` (`x86_64`, `aarch64`) mean the same. */
+const ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  x64: 'amd64',
+  amd64: 'amd64',
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  ia32: '386',
+  i386: '386',
+  i686: '386',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  arm: 'arm',
+};
+
+/** The OCI (Go) spelling of an architecture. */
+export function normalizeArch(arch: string): string {
+  return ALIASES[arch.toLowerCase()] ?? arch.toLowerCase();
+}
+
+/** The `uname -m` spelling machine-os uses for disk entries. */
+export function unameArch(arch: string): string {
+  const oci = normalizeArch(arch);
+  return oci === 'amd64' ? 'x86_64' : oci === 'arm64' ? 'aarch64' : oci;
+}
+
+export function sameArch(a: string, b: string): boolean {
+  return normalizeArch(a) === normalizeArch(b);
+}
+
+/** This host's architecture in OCI naming (process.arch `x64` → `amd64`). */
+export function hostArch(): string {
+  return normalizeArch(process.arch);
+}

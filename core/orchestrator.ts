@@ -1,0 +1,151 @@
+import { OcipullError } from './errors/errors.js';
+import { CodecRegistry } from './codecs.js';
+import { createHooks, type Hooks, tappedKeys } from './hooks.js';
+import { createLogger } from './log.js';
+import { hostArch } from './oci/platform.js';
+import { type PullRequest, runPull } from './pipeline/pull.js';
+import { loadDocument, openSource } from './pipeline/source.js';
+import { DEFAULT_SETTINGS, type Settings } from './settings.js';
+import type {
+  BlobCache,
+  Descriptor,
+  DiskRequest,
+  FetchResponse,
+  LoadedDocument,
+  Logger,
+  Plugin,
+  PullResult,
+  Selection,
+  Source,
+  TransportOptions,
+} from './types.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface OrchestratorOptions {
+  settings?: Partial<Settings>;
+  log?: Logger;
+}
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'ocipull');
+}
+
+/**
+ * Owns the hooks and drives the pipeline. Plugins tap `hooks`; the pipeline phases live in
+ * core/pipeline/ and call back into the hooks through the methods below.
+ */
+export class Orchestrator {
+  readonly hooks: Hooks = createHooks();
+  readonly codecs = new CodecRegistry();
+  readonly log: Logger;
+  readonly settings: Readonly<Settings>;
+  private readonly applied: string[] = [];
+  private cachePromise?: Promise<BlobCache | undefined>;
+
+  constructor(options: OrchestratorOptions = {}) {
+    this.log = options.log ?? createLogger('info');
+    this.settings = Object.freeze({
+      ...DEFAULT_SETTINGS,
+      diskType: 'qemu',
+      arch: hostArch(),
+      cacheDir: defaultCacheDir(),
+      ...options.settings,
+    } as Settings);
+  }
+
+  /** Apply a plugin. A second plugin with the same name is an error (PLUGIN_DUPLICATE). */
+  use(plugin: Plugin): this {
+    if (!plugin || typeof plugin.name !== 'string' || typeof plugin.apply !== 'function') {
+      throw new OcipullError('PLUGIN_INVALID', 'a plugin must have a string `name` and an `apply(orchestrator)` method');
+    }
+    if (this.applied.includes(plugin.name)) {
+      throw new OcipullError('PLUGIN_DUPLICATE', `plugin ${plugin.name} is applied twice`, {
+        hint: 'list each plugin once across config and presets',
+      });
+    }
+    try {
+      plugin.apply(this);
+    } catch (error) {
+      if (error instanceof OcipullError) throw error;
+      throw new OcipullError('PLUGIN_INVALID', `plugin ${plugin.name} failed to apply: ${(error as Error).message}`, {
+        plugin: plugin.name,
+        cause: error,
+      });
+    }
+    this.applied.push(plugin.name);
+    return this;
+  }
+
+  /** Names of the plugins applied, in order. */
+  get plugins(): readonly string[] {
+    return [...this.applied];
+  }
+
+  /** Schemes some transport plugin resolves. */
+  transportSchemes(): string[] {
+    return tappedKeys(this.hooks.resolve);
+  }
+
+  /** Disk types some selection plugin handles. */
+  diskTypes(): string[] {
+    return tappedKeys(this.hooks.select);
+  }
+
+  /** Resolve `TRANSPORT:REFERENCE` through the `resolve` hook (fails fast when not found). */
+  openSource(raw: string, options: { purpose?: 'pull' | 'push'; transport?: TransportOptions; signal?: AbortSignal } = {}): Promise<Source> {
+    return openSource(this, raw, { purpose: options.purpose ?? 'pull', transport: options.transport, signal: options.signal });
+  }
+
+  /** Fetch, verify and parse an index or manifest of a source. */
+  load(source: Source, descriptor: Descriptor, signal?: AbortSignal): Promise<LoadedDocument> {
+    return loadDocument(this, source, descriptor, signal);
+  }
+
+  /** Open raw bytes through the `fetch` hook. Callers verify (see DigestVerifier). */
+  async fetchRaw(source: Source, descriptor: Descriptor, offset = 0, signal?: AbortSignal, ifRange?: string): Promise<FetchResponse> {
+    const hook = this.hooks.fetch.get(source.scheme);
+    const response = hook?.isUsed()
+      ? await hook.promise({ source, descriptor, offset, ifRange, signal: signal ?? new AbortController().signal, log: this.log })
+      : undefined;
+    if (!response) {
+      throw new OcipullError('NO_TRANSPORT', `no plugin fetches content for "${source.scheme}:" sources`, {
+        hint: `the transport plugin for ${source.scheme}: must tap fetch.for('${source.scheme}')`,
+      });
+    }
+    return response;
+  }
+
+  /** Choose the disk through `select.for(diskType)`. */
+  async select(source: Source, root: LoadedDocument, want: DiskRequest, signal?: AbortSignal): Promise<Selection> {
+    const hook = this.hooks.select.get(want.diskType);
+    const selection = hook?.isUsed()
+      ? await hook.promise({ source, root, want, load: (d) => this.load(source, d, signal), log: this.log })
+      : undefined;
+    if (!selection) {
+      const known = this.diskTypes();
+      throw new OcipullError('NO_SELECTOR', `no selection plugin handles disk type "${want.diskType}"`, {
+        hint: known.length ? `configured disk types: ${known.join(', ')}` : 'use a preset (--preset qemu) or add ocipull-plugin-disk-select',
+      });
+    }
+    return selection;
+  }
+
+  /** The cache service for this run, if a cache plugin is configured (asked once). */
+  getCache(): Promise<BlobCache | undefined> {
+    this.cachePromise ??= this.hooks.cache.isUsed()
+      ? this.hooks.cache.promise({ dir: this.settings.cacheDir, settings: this.settings.cache, log: this.log })
+      : Promise.resolve(undefined);
+    return this.cachePromise;
+  }
+
+  /** Pull one disk: resolve → select → cache → fetch → unpack → decompress → atomic write. */
+  pull(request: PullRequest = {}): Promise<PullResult> {
+    return runPull(this, request).catch((error: unknown) => {
+      const wrapped = error instanceof OcipullError ? error : new OcipullError('INTERNAL', String((error as Error)?.message ?? error), { cause: error });
+      this.hooks.failed.call(wrapped);
+      throw wrapped;
+    });
+  }
+}

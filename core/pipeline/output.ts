@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { OcipullError } from '../errors/errors.js';
+import type { DiskOutput } from '../types.js';
+
+const BLOCK = 4096;
+const STAGE = 1 << 20;
+const ZERO = Buffer.alloc(BLOCK);
+
+function outputError(target: string, error: unknown): OcipullError {
+  const code = (error as { code?: string }).code;
+  const reason = code === 'ENOENT' ? 'its directory does not exist' : code === 'ENOSPC' ? 'the disk is full' : (error as Error).message;
+  return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${reason}`, { cause: error });
+}
+
+/**
+ * The output disk being written: a temp file beside the target, made visible by `commit` only
+ * (fsync, then rename; with `replace: false` a link that fails if the target appeared meanwhile).
+ */
+export class OutputFile implements DiskOutput {
+  private written = 0;
+  private closed = false;
+
+  private constructor(
+    readonly target: string,
+    readonly path: string,
+    readonly fd: number,
+    readonly sparse: boolean,
+    private readonly replace: boolean,
+    private readonly handle: fsp.FileHandle,
+  ) {}
+
+  /** Fails fast with OUTPUT_EXISTS before anything is fetched. */
+  static async checkTarget(target: string, replace: boolean): Promise<void> {
+    if (replace) return;
+    try {
+      await fsp.lstat(target);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return;
+      throw outputError(target, error);
+    }
+    throw new OcipullError('OUTPUT_EXISTS', `${target} already exists`, { hint: 'pass --replace to overwrite it, or choose another -o' });
+  }
+
+  static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
+    await OutputFile.checkTarget(target, options.replace);
+    const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.ocipull-tmp`);
+    try {
+      const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
+      return new OutputFile(target, temp, handle.fd, options.sparse, options.replace, handle);
+    } catch (error) {
+      throw outputError(target, error);
+    }
+  }
+
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** Record bytes written by someone else (a child process writing to `fd`). */
+  async syncSize(): Promise<number> {
+    const { size } = await this.handle.stat();
+    this.written = Math.max(this.written, size);
+    return this.written;
+  }
+
+  createWriteStream(): Writable {
+    const output = this;
+    let stage = Buffer.allocUnsafe(STAGE);
+    let staged = 0;
+    let position = 0;
+
+    const flush = async (final: boolean) => {
+      let start = 0;
+      while (start < staged) {
+        const end = Math.min(start + BLOCK, staged);
+        const zero = output.sparse && end - start === BLOCK && stage.compare(ZERO, 0, BLOCK, start, end) === 0;
+        if (zero) {
+          start = end;
+          continue;
+        }
+        // Extend over following non-zero blocks so runs of data are written in one call.
+        let runEnd = end;
+        while (runEnd < staged) {
+          const next = Math.min(runEnd + BLOCK, staged);
+          if (output.sparse && next - runEnd === BLOCK && stage.compare(ZERO, 0, BLOCK, runEnd, next) === 0) break;
+          runEnd = next;
+        }
+        let off = start;
+        while (off < runEnd) {
+          const { bytesWritten } = await output.handle.write(stage, off, runEnd - off, position + off);
+          off += bytesWritten;
+        }
+        start = runEnd;
+      }
+      position += staged;
+      staged = 0;
+      if (final) await output.handle.truncate(position);
+    };
+
+    return new Writable({
+      highWaterMark: STAGE,
+      write(chunk: Buffer, _enc, callback) {
+        (async () => {
+          let offset = 0;
+          while (offset < chunk.length) {
+            const n = Math.min(chunk.length - offset, STAGE - staged);
+            chunk.copy(stage, staged, offset, offset + n);
+            staged += n;
+            offset += n;
+            if (staged === STAGE) await flush(false);
+          }
+          output.written += chunk.length;
+        })().then(() => callback(), (e) => callback(outputError(output.target, e)));
+      },
+      final(callback) {
+        flush(true).then(
+          () => {
+            stage = Buffer.alloc(0);
+            callback();
+          },
+          (e) => callback(outputError(output.target, e)),
+        );
+      },
+    });
+  }
+
+  /** fsync, close, and move into place. */
+  async commit(): Promise<void> {
+    try {
+      await this.handle.sync();
+      await this.close();
+      if (this.replace) {
+        await fsp.rename(this.path, this.target);
+      } else {
+        try {
+          await fsp.link(this.path, this.target);
+        } catch (error) {
+          if ((error as { code?: string }).code === 'EEXIST') {
+            throw new OcipullError('OUTPUT_EXISTS', `${this.target} appeared while pulling`, { hint: 'pass --replace to overwrite it' });
+          }
+          if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EOPNOTSUPP'].includes((error as { code?: string }).code ?? '')) throw error;
+          await fsp.rename(this.path, this.target);
+        }
+        await fsp.rm(this.path, { force: true });
+      }
+      const dir = await fsp.open(dirname(this.target), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (error) {
+      await this.discard();
+      throw error instanceof OcipullError ? error : outputError(this.target, error);
+    }
+  }
+
+  async discard(): Promise<void> {
+    await this.close();
+    await fsp.rm(this.path, { force: true });
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+/** Expand `{name}-{arch}.{format}` style templates. */
+export function expandOutputName(template: string, values: Record<string, string | undefined>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}

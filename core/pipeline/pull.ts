@@ -1,0 +1,295 @@
+import { promises as fsp } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isOcipullError, OcipullError } from '../errors/errors.js';
+import { DigestVerifier } from '../oci/digest.js';
+import { isTarLayerMediaType } from '../oci/media-types.js';
+import { normalizeArch } from '../oci/platform.js';
+import type { Orchestrator } from '../orchestrator.js';
+import type {
+  BlobCache,
+  CachedBlob,
+  CacheHandle,
+  CacheOrigin,
+  DiskRequest,
+  LayerKind,
+  PullResult,
+  Selection,
+  Source,
+} from '../types.js';
+import { type BlobStream, openBlobStream } from './blob-stream.js';
+import { expandOutputName, OutputFile } from './output.js';
+import { peek } from './peek.js';
+import { loadDocument, openSource } from './source.js';
+
+export interface PullRequest {
+  /** TRANSPORT:REFERENCE; the configured default source when absent. */
+  source?: string;
+  /** Output file or directory; the preset's output name in the working directory when absent. */
+  output?: string;
+  signal?: AbortSignal;
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+/** `5.5.1` → `5.5`. */
+export function majorMinor(version: string): string {
+  const [major, minor] = version.split('.');
+  return minor === undefined ? (major ?? version) : `${major}.${minor}`;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export async function runPull(orchestrator: Orchestrator, request: PullRequest): Promise<PullResult> {
+  const started = Date.now();
+  const settings = orchestrator.settings;
+  const signal = request.signal ?? new AbortController().signal;
+  const sourceRaw = request.source ?? settings.defaultSource;
+  const want: DiskRequest = {
+    diskType: settings.diskType,
+    os: settings.os,
+    architecture: settings.arch,
+    allowMissingTitle: settings.allowMissingTitle,
+    format: settings.format,
+  };
+  const outputIsDir = request.output === undefined || request.output.endsWith('/') || (await isDirectory(request.output));
+  const outputDir = outputIsDir ? resolvePath(request.output ?? '.') : undefined;
+  const explicitOutput = outputIsDir ? undefined : resolvePath(request.output!);
+  if (explicitOutput) await OutputFile.checkTarget(explicitOutput, settings.replace);
+  await orchestrator.hooks.beforePull.promise({ source: sourceRaw, output: explicitOutput ?? outputDir!, want });
+
+  orchestrator.hooks.progress.call({ phase: 'resolve', message: sourceRaw });
+  const transport = { ...settings.transport, defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion) };
+  const source = await openSource(orchestrator, sourceRaw, { purpose: 'pull', transport, signal });
+  try {
+    if (!source.root) throw new OcipullError('INTERNAL', `transport ${source.scheme} resolved ${sourceRaw} without a root descriptor`);
+    const root = await loadDocument(orchestrator, source, source.root, signal);
+    orchestrator.hooks.progress.call({ phase: 'select', message: `${want.diskType} ${want.os}/${want.architecture}` });
+    const selection = await orchestrator.select(source, root, want, signal);
+    const output =
+      explicitOutput ??
+      join(
+        outputDir!,
+        expandOutputName(settings.outputName, {
+          name: settings.machineName,
+          arch: normalizeArch(selection.platform.architecture),
+          format: selection.format ?? settings.format ?? 'img',
+          diskType: selection.diskType,
+        }),
+      );
+    if (!explicitOutput) await OutputFile.checkTarget(output, settings.replace);
+    const cache = await orchestrator.getCache();
+    const origin: CacheOrigin = {
+      source: source.reference,
+      manifestDigest: selection.manifestDescriptor.digest,
+      title: selection.title,
+      diskType: selection.diskType,
+      platform: selection.platform,
+    };
+    const transfer = { orchestrator, source, selection, output, cache, origin, signal };
+    let outcome: TransferOutcome;
+    try {
+      outcome = await transferOnce(transfer);
+    } catch (error) {
+      if (!(error instanceof RetryFromSource)) throw error;
+      orchestrator.log.warn(error.message);
+      outcome = await transferOnce(transfer);
+    }
+    const result: PullResult = {
+      source: source.reference,
+      manifestDigest: selection.manifestDescriptor.digest,
+      blobDigest: selection.layer.digest,
+      diskType: selection.diskType,
+      platform: { os: selection.platform.os, architecture: selection.platform.architecture },
+      output,
+      cacheHit: outcome.cacheHit,
+      bytesFetched: outcome.bytesFetched,
+      durationMs: Date.now() - started,
+      details: { title: selection.title, codec: outcome.codec, layerKind: outcome.kind, resumedFrom: outcome.resumedFrom },
+    };
+    orchestrator.hooks.progress.call({ phase: 'done', bytes: outcome.bytesWritten });
+    await orchestrator.hooks.afterPull.promise(result);
+    return result;
+  } finally {
+    await source.close?.();
+  }
+}
+
+interface Transfer {
+  orchestrator: Orchestrator;
+  source: Source;
+  selection: Selection;
+  output: string;
+  cache?: BlobCache;
+  origin: CacheOrigin;
+  signal: AbortSignal;
+}
+
+interface TransferOutcome {
+  cacheHit: boolean;
+  bytesFetched: number;
+  bytesWritten: number;
+  codec: string;
+  kind: LayerKind;
+  resumedFrom: number;
+}
+
+/** Thrown when what was reused (a cache entry, a partial) proved bad: retry once from the source. */
+class RetryFromSource extends Error {}
+
+function cachedBlobStream(blob: CachedBlob): BlobStream {
+  const verifier = new DigestVerifier(blob.descriptor, `cached blob ${blob.descriptor.digest}`);
+  let settle!: { resolve: (d: string) => void; reject: (e: unknown) => void };
+  const verified = new Promise<string>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  verified.catch(() => {});
+  async function* bytes(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of blob.open()) {
+        verifier.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+      settle.resolve(verifier.finish());
+    } catch (error) {
+      settle.reject(error);
+      throw error;
+    }
+  }
+  return { stream: Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 }), verified, resumedFrom: () => 0 };
+}
+
+async function layerKind(selection: Selection, input: Readable): Promise<{ kind: LayerKind; stream: Readable }> {
+  const { head, stream } = await peek(input, 512);
+  if (isTarLayerMediaType(selection.layer.mediaType)) return { kind: 'tar', stream };
+  const ustar = head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+  return { kind: ustar ? 'tar' : 'blob', stream };
+}
+
+async function transferOnce(t: Transfer): Promise<TransferOutcome> {
+  const { orchestrator, selection, signal } = t;
+  const settings = orchestrator.settings;
+  const layer = selection.layer;
+  const handle: CacheHandle | undefined = t.cache ? await t.cache.open(layer, t.origin) : undefined;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(signal.reason);
+  signal.addEventListener('abort', onOuterAbort, { once: true });
+  let fetched = 0;
+  let lastDownloadEvent = 0;
+  const blob =
+    handle?.kind === 'hit'
+      ? cachedBlobStream(handle.blob)
+      : openBlobStream({
+          orchestrator,
+          source: t.source,
+          descriptor: layer,
+          signal: abort.signal,
+          writer: handle?.writer,
+          onFetched: (n) => {
+            fetched += n;
+            const now = Date.now();
+            if (now - lastDownloadEvent >= PROGRESS_INTERVAL_MS) {
+              lastDownloadEvent = now;
+              orchestrator.hooks.progress.call({ phase: 'download', bytes: fetched, total: layer.size });
+            }
+          },
+        });
+  let out: OutputFile | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    out = await OutputFile.create(t.output, { sparse: settings.sparse, replace: settings.replace });
+    const { kind, stream: layerStream } = await layerKind(selection, blob.stream);
+    const unpackHook = orchestrator.hooks.unpack.get(kind);
+    const unpacked = unpackHook?.isUsed()
+      ? await unpackHook.promise({ layer, selection, input: layerStream, signal: abort.signal, log: orchestrator.log })
+      : undefined;
+    if (!unpacked) {
+      throw new OcipullError('NO_UNPACKER', `no plugin unpacks ${kind} layers (${layer.mediaType})`, {
+        hint: `add a plugin that taps unpack.for('${kind}'), e.g. ocipull-plugin-unpack-${kind}`,
+      });
+    }
+    const { head, stream: diskStream } = await peek(unpacked.stream, 16);
+    const codec = orchestrator.codecs.detect(head, { name: unpacked.name ?? selection.title, mediaType: layer.mediaType });
+    const decompressHook = orchestrator.hooks.decompress.get(codec);
+    if (!decompressHook?.isUsed()) {
+      throw new OcipullError('NO_CODEC', `the disk is ${codec}-compressed and no plugin decompresses ${codec}`, {
+        hint: `install ocipull-plugin-codec-${codec}; configured codecs: ${orchestrator.codecs.list().map((c) => c.name).join(', ') || 'none'}`,
+      });
+    }
+    const maxOutputBytes = settings.maxExpansionRatio > 0 ? Math.max(layer.size, 1) * settings.maxExpansionRatio : undefined;
+    const output = out;
+    timer = setInterval(() => {
+      output.syncSize().then((bytes) => {
+        orchestrator.hooks.progress.call({ phase: 'decompress', bytes });
+        if (maxOutputBytes !== undefined && bytes > maxOutputBytes) {
+          abort.abort(
+            new OcipullError('EXPANSION_LIMIT', `output passed ${maxOutputBytes} bytes (${settings.maxExpansionRatio}× the ${layer.size}-byte layer)`, {
+              hint: 'raise maxExpansionRatio in config if the image is genuine',
+            }),
+          );
+        }
+      }, () => {});
+    }, PROGRESS_INTERVAL_MS);
+    const decoded = await decompressHook.promise({
+      codec,
+      input: diskStream,
+      output: out,
+      maxOutputBytes,
+      signal: abort.signal,
+      log: orchestrator.log,
+    });
+    if (abort.signal.aborted) throw abort.signal.reason;
+    if (!decoded) throw new OcipullError('NO_CODEC', `no ${codec} plugin answered`);
+    // The decoder may stop before the layer ends (a tar's padding): read the rest so the digest covers it.
+    if (!blob.stream.readableEnded) await pipeline(blob.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+    await blob.verified;
+    clearInterval(timer);
+    orchestrator.hooks.progress.call({ phase: 'write', bytes: decoded.bytesWritten });
+    if (handle?.kind === 'miss') await handle.writer.commit();
+    await out.commit();
+    await t.cache?.used?.(layer.digest, t.origin);
+    return {
+      cacheHit: handle?.kind === 'hit',
+      bytesFetched: fetched,
+      bytesWritten: decoded.bytesWritten,
+      codec,
+      kind,
+      resumedFrom: blob.resumedFrom(),
+    };
+  } catch (caught) {
+    clearInterval(timer);
+    // The verification failure, when there is one, says more than the decoder's complaint about it.
+    let error = caught;
+    const verdict = await Promise.race([blob.verified.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]);
+    if (isOcipullError(verdict) && !isOcipullError(error, 'DIGEST_MISMATCH') && !isOcipullError(error, 'SIZE_MISMATCH')) {
+      if (verdict.code === 'DIGEST_MISMATCH' || verdict.code === 'SIZE_MISMATCH') error = verdict;
+    }
+    if (abort.signal.aborted && abort.signal.reason instanceof OcipullError) error = abort.signal.reason;
+    abort.abort(error);
+    blob.stream.destroy();
+    await out?.discard();
+    const mismatch = isOcipullError(error, 'DIGEST_MISMATCH') || isOcipullError(error, 'SIZE_MISMATCH');
+    if (handle?.kind === 'miss') {
+      await handle.writer.abort(!mismatch);
+      if (mismatch && blob.resumedFrom() > 0) {
+        throw new RetryFromSource(`a resumed partial of ${layer.digest} did not verify; downloading it again from the start`);
+      }
+    }
+    if (handle?.kind === 'hit' && mismatch) {
+      await t.cache?.evict(layer.digest);
+      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed; downloading it again`);
+    }
+    throw error;
+  } finally {
+    clearInterval(timer);
+    signal.removeEventListener('abort', onOuterAbort);
+    if (handle?.kind === 'hit') await handle.release();
+  }
+}

@@ -1,0 +1,52 @@
+import type { TransportOptions } from './types.js';
+
+/**
+ * What one run works with: config (file, presets) with CLI flags laid over it, defaults filled.
+ * Plugins read it from `orchestrator.settings`; it is frozen.
+ */
+export interface Settings {
+  /** Source used when `pull` is given none. */
+  defaultSource: string;
+  /** Version whose `<major>.<minor>` tags a registry reference that names no tag. */
+  machineOsVersion: string;
+  /** Hypervisor / disktype to select. */
+  diskType: string;
+  os: string;
+  arch: string;
+  /** Disk format the preset expects (qcow2, raw, vhdx, tar). */
+  format?: string;
+  allowMissingTitle: boolean;
+  /** Output naming when -o is a directory or absent: `{name}`, `{arch}`, `{format}`, `{diskType}`. */
+  outputName: string;
+  /** The `{name}` of `outputName`. */
+  machineName: string;
+  /** Write holes for zero runs. */
+  sparse: boolean;
+  replace: boolean;
+  cacheDir: string;
+  /** Cache plugin settings (`cache` in config). */
+  cache: Record<string, unknown>;
+  /** Stop decompression past this many output bytes per input byte (0: no limit). */
+  maxExpansionRatio: number;
+  /** Reconnects per blob after a transient failure mid-body. */
+  blobRetries: number;
+  transport: TransportOptions;
+  /** Free-form settings for third-party plugins, by plugin name. */
+  plugins: Record<string, unknown>;
+}
+
+export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> = {
+  defaultSource: 'docker://quay.io/podman/machine-os',
+  machineOsVersion: '5.5',
+  os: 'linux',
+  allowMissingTitle: false,
+  outputName: '{name}-{arch}.{format}',
+  machineName: 'podman-machine-default',
+  sparse: false,
+  replace: false,
+  cache: {},
+  maxExpansionRatio: 0,
+  blobRetries: 5,
+  transport: {},
+  plugins: {},
+};

@@ -1,0 +1,395 @@
+/**
+ * Public types of ocipull: everything a plugin (built-in or third-party) may rely on.
+ *
+ * OCI shapes follow the image spec (https://github.com/opencontainers/image-spec):
+ * descriptor.md, image-index.md, manifest.md, image-layout.md.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+// ---------------------------------------------------------------------------
+// OCI content
+// ---------------------------------------------------------------------------
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  variant?: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+}
+
+/** An OCI content descriptor: every fetch in ocipull is keyed by one. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  /** Base64 content embedded in the descriptor; when present nothing is fetched. */
+  data?: string;
+  urls?: string[];
+  artifactType?: string;
+}
+
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** A parsed manifest document together with the descriptor it was fetched by. */
+export type LoadedDocument =
+  | { kind: 'index'; descriptor: Descriptor; index: ImageIndex; bytes: Buffer }
+  | { kind: 'manifest'; descriptor: Descriptor; manifest: ImageManifest; bytes: Buffer };
+
+// ---------------------------------------------------------------------------
+// Logging and run options
+// ---------------------------------------------------------------------------
+
+export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+
+/** Logger handed to plugins. Anything registered with `redact` never reaches the output. */
+export interface Logger {
+  readonly level: LogLevel;
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+  /** Register a secret (password, token): every later log line has it replaced by `***`. */
+  redact(secret: string): void;
+}
+
+/**
+ * Transport-level options a run carries: CLI flags merged over config.
+ * Transports read what concerns them and ignore the rest.
+ */
+export interface TransportOptions {
+  /** Verify TLS certificates (default true). */
+  tlsVerify?: boolean;
+  /** `USER:PASS` from --creds. Never log it. */
+  creds?: string;
+  /** Path given by --authfile. */
+  authfile?: string;
+  /** Hosts (HOST or HOST:PORT) for which plain HTTP / unverified TLS is allowed. */
+  insecureRegistries?: string[];
+  /** `{ "quay.io": ["mirror.example:5000"] }`: tried in order before the origin. */
+  mirrors?: Record<string, string[]>;
+  /** Tag applied to a registry reference that names neither tag nor digest. */
+  defaultTag?: string;
+  /** Do not touch the network. */
+  offline?: boolean;
+  /** Extra per-transport settings from config (`transports.<scheme>`). */
+  settings?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------
+// Hook payloads: resolve
+// ---------------------------------------------------------------------------
+
+/** `scheme:rest` as typed by the user, split by the core. `docker://quay.io/x` → `docker`, `//quay.io/x`. */
+export interface SourceRef {
+  raw: string;
+  scheme: string;
+  rest: string;
+}
+
+export interface ResolveRequest {
+  ref: SourceRef;
+  options: TransportOptions;
+  /** `pull` resolves an existing reference; `push` prepares a destination that may not exist yet. */
+  purpose: 'pull' | 'push';
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * A resolved source. `root` is resolved eagerly by the transport so that "not found" surfaces
+ * at once. Optional members are capabilities: the core checks for them, never requires them.
+ */
+export interface Source {
+  /** Transport scheme this source belongs to (the `fetch` HookMap key). */
+  readonly scheme: string;
+  /** Canonical, round-trippable reference, e.g. `docker://quay.io/podman/machine-os:5.5`. */
+  readonly reference: string;
+  /** The descriptor the reference points at (an index or a manifest). Undefined only for `push`. */
+  readonly root?: Descriptor;
+  /** Tags known at the source, for error messages and listings. */
+  listTags?(): Promise<string[]>;
+  /** Release connections and handles. */
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// fetch
+// ---------------------------------------------------------------------------
+
+export interface FetchRequest {
+  source: Source;
+  descriptor: Descriptor;
+  /** Ask for bytes from this offset on (a `Range` request). */
+  offset: number;
+  /** Validator from an earlier partial download (`If-Range`). */
+  ifRange?: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface FetchResponse {
+  /** The raw bytes. The core verifies digest and size: transports never need to. */
+  body: Readable;
+  /** Offset within the blob of the first byte of `body`: 0 when a server ignored `Range`. */
+  offset: number;
+  /** Total size announced by the source, when known. */
+  total?: number;
+  /** Validators usable for resume (`ETag`, `Last-Modified`). */
+  etag?: string;
+  lastModified?: string;
+  /** Where the bytes came from, with no credentials in it (for records and messages). */
+  url?: string;
+}
+
+// ---------------------------------------------------------------------------
+// select
+// ---------------------------------------------------------------------------
+
+export interface DiskRequest {
+  /** Hypervisor name as in the `disktype` annotation: qemu, applehv, hyperv, wsl, ... */
+  diskType: string;
+  os: string;
+  /** Architecture as asked for (either naming: amd64 or x86_64). */
+  architecture: string;
+  /** Accept a layer without `org.opencontainers.image.title`. */
+  allowMissingTitle: boolean;
+  /** Disk format expected by the preset (qcow2, raw, vhdx, tar), when it names one. */
+  format?: string;
+}
+
+export interface SelectRequest {
+  source: Source;
+  /** The document the reference points at. */
+  root: LoadedDocument;
+  want: DiskRequest;
+  /** Fetch, verify and parse a nested index or manifest. */
+  load(descriptor: Descriptor): Promise<LoadedDocument>;
+  log: Logger;
+}
+
+export interface Selection {
+  /** The chosen manifest's descriptor as listed in its index (annotations and platform included). */
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  /** The single layer holding the disk. */
+  layer: Descriptor;
+  diskType: string;
+  platform: Platform;
+  /** `org.opencontainers.image.title` of the layer, if any. */
+  title?: string;
+  /** Disk format from the title (`qcow2` of `x.qcow2.zst`) or the preset. */
+  format?: string;
+  /** Codec named by the title's last extension (`zstd` for `.zst`), a hint only. */
+  codecHint?: string;
+}
+
+// ---------------------------------------------------------------------------
+// cache
+// ---------------------------------------------------------------------------
+
+export interface CacheRequest {
+  /** Cache directory chosen by config / --cache-dir. */
+  dir: string;
+  settings: Record<string, unknown>;
+  log: Logger;
+}
+
+/** Where a cached blob came from (kept as a record next to it). */
+export interface CacheOrigin {
+  source: string;
+  manifestDigest?: string;
+  title?: string;
+  diskType?: string;
+  platform?: Platform;
+}
+
+export interface CachedBlob {
+  readonly descriptor: Descriptor;
+  readonly path: string;
+  /** Stream the complete blob (the core verifies it again while reading). */
+  open(): Readable;
+}
+
+/** A download in progress, owned by this process until `commit` or `abort`. */
+export interface CacheWriter {
+  /** Bytes already present from an earlier, interrupted run. */
+  readonly offset: number;
+  /** Validator recorded with the partial (ETag or Last-Modified), for `If-Range`. */
+  readonly ifRange?: string;
+  /** Bytes [0, offset) of the partial, so the core can seed the digest and the decoder. */
+  replay(): Readable;
+  /** Record fetch metadata (URL, validators) as soon as the response is known. */
+  describe(info: { url?: string; etag?: string; lastModified?: string }): Promise<void>;
+  /** Append bytes after `offset`. Resolves when written (back-pressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** The partial no longer matches its record (the source restarted from 0): drop what is stored. */
+  reset(): Promise<void>;
+  /** Called only after the core verified digest and size of the complete blob. */
+  commit(): Promise<CachedBlob>;
+  /** Give up. `keepPartial` keeps bytes for a later resume (interruptions), never after a mismatch. */
+  abort(keepPartial: boolean): Promise<void>;
+}
+
+export type CacheHandle = { kind: 'hit'; blob: CachedBlob; release(): Promise<void> } | { kind: 'miss'; writer: CacheWriter };
+
+export interface CacheEntryInfo {
+  digest: string;
+  size: number;
+  title?: string;
+  source?: string;
+  manifestDigest?: string;
+  lastUsed?: string;
+  path: string;
+}
+
+/** The cache service a `cache` tap returns. Optional members are management capabilities. */
+export interface BlobCache {
+  readonly dir: string;
+  /** Look without locking: a verified complete entry or undefined. */
+  peek(descriptor: Descriptor): Promise<CachedBlob | undefined>;
+  /** Take the per-digest lock (waiting for another process if needed) and return a hit or a writer. */
+  open(descriptor: Descriptor, origin: CacheOrigin): Promise<CacheHandle>;
+  /** A stored entry failed verification: remove it. */
+  evict(digest: string): Promise<void>;
+  list?(): Promise<CacheEntryInfo[]>;
+  /** Called after an output was written from `digest` (eviction policies run here). */
+  used?(digest: string, origin: CacheOrigin): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// unpack
+// ---------------------------------------------------------------------------
+
+/** `blob`: the layer is the disk file; `tar`: the layer is a tar (maybe gzip) holding it. */
+export type LayerKind = 'blob' | 'tar';
+
+export interface UnpackRequest {
+  layer: Descriptor;
+  selection: Selection;
+  /** Layer bytes as they stream (verified by the core while they flow). */
+  input: Readable;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Unpacked {
+  /** The disk file's bytes (possibly still compressed). */
+  stream: Readable;
+  /** The file name carried by the layer (tar entry name), if any. */
+  name?: string;
+  size?: number;
+}
+
+// ---------------------------------------------------------------------------
+// decompress
+// ---------------------------------------------------------------------------
+
+/** A codec's identity: how the core recognises it before dispatching to `decompress.for(name)`. */
+export interface CodecInfo {
+  name: string;
+  /** Magic byte sequences at offset 0. */
+  magic: Uint8Array[];
+  /** File name extensions, without dot (`zst`, `xz`). */
+  extensions: string[];
+  mediaTypes: string[];
+  /** Magic bytes alone are not trusted (zip): the name must agree too. */
+  requireNameMatch?: boolean;
+}
+
+/** The output file being written (a temp file beside the target, renamed by the core). */
+export interface DiskOutput {
+  /** The temp file's path. */
+  readonly path: string;
+  /** Open file descriptor of the temp file (child processes may write to it directly). */
+  readonly fd: number;
+  /** Write holes for aligned zero runs of at least 4 KiB. */
+  readonly sparse: boolean;
+  /** A writable at offset 0 of the file that leaves holes when `sparse`; counts bytes. */
+  createWriteStream(): Writable;
+  /** Bytes written so far through `createWriteStream` or reported with `advance`. */
+  readonly bytesWritten: number;
+}
+
+export interface DecompressRequest {
+  codec: string;
+  input: Readable;
+  output: DiskOutput;
+  /** Refuse output beyond this many bytes (decompression bomb guard); undefined: no limit. */
+  maxOutputBytes?: number;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface DecompressResult {
+  bytesWritten: number;
+}
+
+// ---------------------------------------------------------------------------
+// lifecycle
+// ---------------------------------------------------------------------------
+
+export type Phase = 'resolve' | 'select' | 'download' | 'decompress' | 'write' | 'done';
+
+export interface ProgressEvent {
+  phase: Phase;
+  /** Bytes done in this phase (download: blob bytes; decompress: output bytes). */
+  bytes?: number;
+  total?: number;
+  message?: string;
+}
+
+export interface PullResult {
+  source: string;
+  manifestDigest: string;
+  blobDigest: string;
+  diskType: string;
+  platform: { os: string; architecture: string };
+  output: string;
+  cacheHit: boolean;
+  bytesFetched: number;
+  durationMs: number;
+  /** Extra facts (title, codec, resumedFrom); not part of the stable --json shape. */
+  details?: Record<string, unknown>;
+}
+
+export interface PullPlan {
+  source: string;
+  output: string;
+  want: DiskRequest;
+}
+
+// ---------------------------------------------------------------------------
+// plugins
+// ---------------------------------------------------------------------------
+
+/** A plugin: a named object whose `apply` taps the orchestrator's hooks. */
+export interface Plugin {
+  readonly name: string;
+  apply(orchestrator: import('./orchestrator.js').Orchestrator): void;
+}
+
+/** What a plugin module may export as default: a class taking options, a factory, or a plugin. */
+export type PluginExport =
+  | (new (options?: Record<string, unknown>) => Plugin)
+  | ((options?: Record<string, unknown>) => Plugin)
+  | Plugin;

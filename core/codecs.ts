@@ -46,13 +46,17 @@ export class CodecRegistry {
     const named = this.byName(hints.name);
     const magic = this.byMagic(head);
     if (magic && (!magic.requireNameMatch || named?.name === magic.name)) return magic.name;
-    const typed = hints.mediaType ? this.list().find((c) => c.mediaTypes.includes(hints.mediaType ?? '')) : undefined;
+    const typed = hints.mediaType
+      ? this.list().find((c) => c.mediaTypes.includes(hints.mediaType ?? ''))
+      : undefined;
     const promised = named ?? typed;
     if (promised && promised.magic.length > 0 && !promised.requireNameMatch) {
       throw new OcipullError(
         'CODEC_MISMATCH',
         `${hints.name ?? hints.mediaType} says ${promised.name}, but the data does not start with ${promised.name} magic bytes`,
-        { hint: `found ${Buffer.from(head.subarray(0, 8)).toString('hex') || 'no bytes'}; the blob is corrupt or mislabelled` },
+        {
+          hint: `found ${Buffer.from(head.subarray(0, 8)).toString('hex') || 'no bytes'}; the blob is corrupt or mislabelled`,
+        },
       );
     }
     return 'none';

@@ -3,6 +3,7 @@
  * Type / Kind / Previous / Next.
  */
 import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncHook } from 'tapable';
+import type { OcipullError } from './errors/errors.js';
 import { wrapPluginError } from './errors/errors.js';
 import type {
   BlobCache,
@@ -15,13 +16,12 @@ import type {
   PullPlan,
   PullResult,
   ResolveRequest,
-  SelectRequest,
   Selection,
+  SelectRequest,
   Source,
-  UnpackRequest,
   Unpacked,
+  UnpackRequest,
 } from './types.js';
-import type { OcipullError } from './errors/errors.js';
 
 export interface Hooks {
   /** Keyed by transport scheme (`docker`, `oci-dir`, ...): turn a reference into a Source. */
@@ -119,11 +119,23 @@ export function tappedKeys<H extends { isUsed(): boolean }>(map: HookMap<H>): st
 
 export function createHooks(): Hooks {
   return Object.freeze({
-    resolve: guardedMap('resolve', () => new AsyncSeriesBailHook<[ResolveRequest], Source | undefined>(['request'])),
-    fetch: guardedMap('fetch', () => new AsyncSeriesBailHook<[FetchRequest], FetchResponse | undefined>(['request'])),
-    select: guardedMap('select', () => new AsyncSeriesBailHook<[SelectRequest], Selection | undefined>(['request'])),
+    resolve: guardedMap(
+      'resolve',
+      () => new AsyncSeriesBailHook<[ResolveRequest], Source | undefined>(['request']),
+    ),
+    fetch: guardedMap(
+      'fetch',
+      () => new AsyncSeriesBailHook<[FetchRequest], FetchResponse | undefined>(['request']),
+    ),
+    select: guardedMap(
+      'select',
+      () => new AsyncSeriesBailHook<[SelectRequest], Selection | undefined>(['request']),
+    ),
     cache: guarded('cache', new AsyncSeriesBailHook<[CacheRequest], BlobCache | undefined>(['request'])),
-    unpack: guardedMap('unpack', () => new AsyncSeriesBailHook<[UnpackRequest], Unpacked | undefined>(['request'])),
+    unpack: guardedMap(
+      'unpack',
+      () => new AsyncSeriesBailHook<[UnpackRequest], Unpacked | undefined>(['request']),
+    ),
     decompress: guardedMap(
       'decompress',
       () => new AsyncSeriesBailHook<[DecompressRequest], DecompressResult | undefined>(['request']),

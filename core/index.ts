@@ -1,30 +1,74 @@
 /**
  * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`).
  */
-export { Orchestrator, type OrchestratorOptions, defaultCacheDir } from './orchestrator.js';
-export type { Hooks } from './hooks.js';
-export { CodecRegistry, type CodecHints } from './codecs.js';
-export { createLogger } from './log.js';
-export type { Settings } from './settings.js';
-export { DEFAULT_SETTINGS } from './settings.js';
-export { OcipullError, isOcipullError, fail, wrapPluginError, toOcipullError, isAbortError, type ErrorDetails } from './errors/errors.js';
-export { CODES, EXIT, exitCodeFor, type ErrorCode, type CodeInfo } from './errors/codes.js';
-export { DigestVerifier, parseDigest, isDigest, digestOf, createDigester, verifyBytes, type ParsedDigest } from './oci/digest.js';
-export { parseDocument, checkDescriptor, MAX_DOCUMENT_BYTES } from './oci/documents.js';
+
+export { type CodecHints, CodecRegistry } from './codecs.js';
+export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
-  MediaTypes,
+  type ErrorDetails,
+  fail,
+  isAbortError,
+  isOcipullError,
+  OcipullError,
+  toOcipullError,
+  wrapPluginError,
+} from './errors/errors.js';
+export type { Hooks } from './hooks.js';
+export {
+  checkLayoutVersion,
+  checkTag,
+  LAYOUT_VERSION,
+  layoutBlobPath,
+  layoutTags,
+  parseLayoutIndex,
+  readLayoutIndex,
+  refName,
+} from './layout/read.js';
+export { type BlobInfo, LayoutStore } from './layout/store.js';
+export { createLogger } from './log.js';
+export {
+  createDigester,
+  DigestVerifier,
+  digestOf,
+  isDigest,
+  type ParsedDigest,
+  parseDigest,
+  verifyBytes,
+} from './oci/digest.js';
+export { checkDescriptor, MAX_DOCUMENT_BYTES, parseDocument } from './oci/documents.js';
+export {
   Annotations,
   EMPTY_DESCRIPTOR,
-  MANIFEST_ACCEPT,
   INDEX_MEDIA_TYPES,
-  MANIFEST_MEDIA_TYPES,
   isIndexMediaType,
   isManifestMediaType,
   isTarLayerMediaType,
+  MANIFEST_ACCEPT,
+  MANIFEST_MEDIA_TYPES,
+  MediaTypes,
 } from './oci/media-types.js';
-export { normalizeArch, unameArch, sameArch, hostArch } from './oci/platform.js';
+export { hostArch, normalizeArch, sameArch, unameArch } from './oci/platform.js';
+export { defaultCacheDir, Orchestrator, type OrchestratorOptions } from './orchestrator.js';
 export { isTransient } from './pipeline/blob-stream.js';
+export {
+  byteCounter,
+  type ChildDecoder,
+  type DecodeFailure,
+  type DecoderMode,
+  decodeError,
+  decodeInProcess,
+  decoderMode,
+  decodeWithChild,
+  expansionError,
+  findExecutable,
+  type InProcessDecoder,
+  type InProcessOptions,
+  sliceChunks,
+} from './pipeline/decoder.js';
+export { OutputFile } from './pipeline/output.js';
 export { peek } from './pipeline/peek.js';
-export { parseSourceRef, readAll } from './pipeline/source.js';
 export { majorMinor, type PullRequest } from './pipeline/pull.js';
+export { parseSourceRef, readAll } from './pipeline/source.js';
+export type { Settings } from './settings.js';
+export { DEFAULT_SETTINGS } from './settings.js';
 export type * from './types.js';

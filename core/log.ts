@@ -3,7 +3,10 @@ import type { Logger, LogLevel } from './types.js';
 const ORDER: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
 
 /** A logger writing to a stream (stderr by default) that redacts every registered secret. */
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel = 'info',
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const secrets = new Set<string>();
   const scrub = (text: string): string => {
     let out = text;

@@ -1,5 +1,7 @@
-import { OcipullError } from './errors/errors.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { CodecRegistry } from './codecs.js';
+import { OcipullError } from './errors/errors.js';
 import { createHooks, type Hooks, tappedKeys } from './hooks.js';
 import { createLogger } from './log.js';
 import { hostArch } from './oci/platform.js';
@@ -19,8 +21,6 @@ import type {
   Source,
   TransportOptions,
 } from './types.js';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 
 export interface OrchestratorOptions {
   settings?: Partial<Settings>;
@@ -58,7 +58,10 @@ export class Orchestrator {
   /** Apply a plugin. A second plugin with the same name is an error (PLUGIN_DUPLICATE). */
   use(plugin: Plugin): this {
     if (!plugin || typeof plugin.name !== 'string' || typeof plugin.apply !== 'function') {
-      throw new OcipullError('PLUGIN_INVALID', 'a plugin must have a string `name` and an `apply(orchestrator)` method');
+      throw new OcipullError(
+        'PLUGIN_INVALID',
+        'a plugin must have a string `name` and an `apply(orchestrator)` method',
+      );
     }
     if (this.applied.includes(plugin.name)) {
       throw new OcipullError('PLUGIN_DUPLICATE', `plugin ${plugin.name} is applied twice`, {
@@ -69,10 +72,14 @@ export class Orchestrator {
       plugin.apply(this);
     } catch (error) {
       if (error instanceof OcipullError) throw error;
-      throw new OcipullError('PLUGIN_INVALID', `plugin ${plugin.name} failed to apply: ${(error as Error).message}`, {
-        plugin: plugin.name,
-        cause: error,
-      });
+      throw new OcipullError(
+        'PLUGIN_INVALID',
+        `plugin ${plugin.name} failed to apply: ${(error as Error).message}`,
+        {
+          plugin: plugin.name,
+          cause: error,
+        },
+      );
     }
     this.applied.push(plugin.name);
     return this;
@@ -94,8 +101,15 @@ export class Orchestrator {
   }
 
   /** Resolve `TRANSPORT:REFERENCE` through the `resolve` hook (fails fast when not found). */
-  openSource(raw: string, options: { purpose?: 'pull' | 'push'; transport?: TransportOptions; signal?: AbortSignal } = {}): Promise<Source> {
-    return openSource(this, raw, { purpose: options.purpose ?? 'pull', transport: options.transport, signal: options.signal });
+  openSource(
+    raw: string,
+    options: { purpose?: 'pull' | 'push'; transport?: TransportOptions; signal?: AbortSignal } = {},
+  ): Promise<Source> {
+    return openSource(this, raw, {
+      purpose: options.purpose ?? 'pull',
+      transport: options.transport,
+      signal: options.signal,
+    });
   }
 
   /** Fetch, verify and parse an index or manifest of a source. */
@@ -104,10 +118,23 @@ export class Orchestrator {
   }
 
   /** Open raw bytes through the `fetch` hook. Callers verify (see DigestVerifier). */
-  async fetchRaw(source: Source, descriptor: Descriptor, offset = 0, signal?: AbortSignal, ifRange?: string): Promise<FetchResponse> {
+  async fetchRaw(
+    source: Source,
+    descriptor: Descriptor,
+    offset = 0,
+    signal?: AbortSignal,
+    ifRange?: string,
+  ): Promise<FetchResponse> {
     const hook = this.hooks.fetch.get(source.scheme);
     const response = hook?.isUsed()
-      ? await hook.promise({ source, descriptor, offset, ifRange, signal: signal ?? new AbortController().signal, log: this.log })
+      ? await hook.promise({
+          source,
+          descriptor,
+          offset,
+          ifRange,
+          signal: signal ?? new AbortController().signal,
+          log: this.log,
+        })
       : undefined;
     if (!response) {
       throw new OcipullError('NO_TRANSPORT', `no plugin fetches content for "${source.scheme}:" sources`, {
@@ -118,7 +145,12 @@ export class Orchestrator {
   }
 
   /** Choose the disk through `select.for(diskType)`. */
-  async select(source: Source, root: LoadedDocument, want: DiskRequest, signal?: AbortSignal): Promise<Selection> {
+  async select(
+    source: Source,
+    root: LoadedDocument,
+    want: DiskRequest,
+    signal?: AbortSignal,
+  ): Promise<Selection> {
     const hook = this.hooks.select.get(want.diskType);
     const selection = hook?.isUsed()
       ? await hook.promise({ source, root, want, load: (d) => this.load(source, d, signal), log: this.log })
@@ -126,7 +158,9 @@ export class Orchestrator {
     if (!selection) {
       const known = this.diskTypes();
       throw new OcipullError('NO_SELECTOR', `no selection plugin handles disk type "${want.diskType}"`, {
-        hint: known.length ? `configured disk types: ${known.join(', ')}` : 'use a preset (--preset qemu) or add ocipull-plugin-disk-select',
+        hint: known.length
+          ? `configured disk types: ${known.join(', ')}`
+          : 'use a preset (--preset qemu) or add ocipull-plugin-disk-select',
       });
     }
     return selection;
@@ -135,7 +169,11 @@ export class Orchestrator {
   /** The cache service for this run, if a cache plugin is configured (asked once). */
   getCache(): Promise<BlobCache | undefined> {
     this.cachePromise ??= this.hooks.cache.isUsed()
-      ? this.hooks.cache.promise({ dir: this.settings.cacheDir, settings: this.settings.cache, log: this.log })
+      ? this.hooks.cache.promise({
+          dir: this.settings.cacheDir,
+          settings: this.settings.cache,
+          log: this.log,
+        })
       : Promise.resolve(undefined);
     return this.cachePromise;
   }
@@ -143,7 +181,10 @@ export class Orchestrator {
   /** Pull one disk: resolve → select → cache → fetch → unpack → decompress → atomic write. */
   pull(request: PullRequest = {}): Promise<PullResult> {
     return runPull(this, request).catch((error: unknown) => {
-      const wrapped = error instanceof OcipullError ? error : new OcipullError('INTERNAL', String((error as Error)?.message ?? error), { cause: error });
+      const wrapped =
+        error instanceof OcipullError
+          ? error
+          : new OcipullError('INTERNAL', String((error as Error)?.message ?? error), { cause: error });
       this.hooks.failed.call(wrapped);
       throw wrapped;
     });

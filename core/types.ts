@@ -91,6 +91,8 @@ export interface TransportOptions {
   defaultTag?: string;
   /** Do not touch the network. */
   offline?: boolean;
+  /** containers registries.conf to read mirrors from; false: ignore it; undefined: the usual places. */
+  registriesConf?: string | false;
   /** Extra per-transport settings from config (`transports.<scheme>`). */
   settings?: Record<string, unknown>;
 }
@@ -250,7 +252,9 @@ export interface CacheWriter {
   abort(keepPartial: boolean): Promise<void>;
 }
 
-export type CacheHandle = { kind: 'hit'; blob: CachedBlob; release(): Promise<void> } | { kind: 'miss'; writer: CacheWriter };
+export type CacheHandle =
+  | { kind: 'hit'; blob: CachedBlob; release(): Promise<void> }
+  | { kind: 'miss'; writer: CacheWriter };
 
 export interface CacheEntryInfo {
   digest: string;
@@ -390,6 +394,8 @@ export interface Plugin {
 
 /** What a plugin module may export as default: a class taking options, a factory, or a plugin. */
 export type PluginExport =
-  | (new (options?: Record<string, unknown>) => Plugin)
+  | (new (
+      options?: Record<string, unknown>,
+    ) => Plugin)
   | ((options?: Record<string, unknown>) => Plugin)
   | Plugin;

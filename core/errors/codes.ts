@@ -26,63 +26,114 @@ const c = (exit: number, summary: string): CodeInfo => ({ exit, summary });
 export const CODES = {
   // generic
   INTERNAL: c(EXIT.FAILURE, 'An unexpected internal failure (a bug: please report it).'),
-  INTERRUPTED: c(EXIT.INTERRUPTED, 'The run was interrupted (Ctrl-C / SIGTERM); nothing was left at the output path.'),
+  INTERRUPTED: c(
+    EXIT.INTERRUPTED,
+    'The run was interrupted (Ctrl-C / SIGTERM); nothing was left at the output path.',
+  ),
   USAGE: c(EXIT.USAGE, 'The command line is wrong: unknown flag, missing argument or bad value.'),
   // config, presets, plugins
-  CONFIG_INVALID: c(EXIT.USAGE, 'The configuration file does not match the schema (the key path and accepted values are shown).'),
+  CONFIG_INVALID: c(
+    EXIT.USAGE,
+    'The configuration file does not match the schema (the key path and accepted values are shown).',
+  ),
   CONFIG_LOAD_FAILED: c(EXIT.USAGE, 'The configuration file could not be read or parsed.'),
-  PRESET_NOT_FOUND: c(EXIT.USAGE, 'A preset named on the command line, in config or in `extends` does not exist.'),
+  PRESET_NOT_FOUND: c(
+    EXIT.USAGE,
+    'A preset named on the command line, in config or in `extends` does not exist.',
+  ),
   PRESET_INVALID: c(EXIT.USAGE, 'A preset file does not match the preset schema.'),
   PRESET_CYCLE: c(EXIT.USAGE, 'Presets extend each other in a cycle.'),
-  PLUGIN_NOT_FOUND: c(EXIT.USAGE, 'A plugin named in config or a preset is not installed (the package to install is named).'),
-  PLUGIN_INVALID: c(EXIT.USAGE, 'A plugin module does not export a plugin (an object or class with `name` and `apply`).'),
+  PLUGIN_NOT_FOUND: c(
+    EXIT.USAGE,
+    'A plugin named in config or a preset is not installed (the package to install is named).',
+  ),
+  PLUGIN_INVALID: c(
+    EXIT.USAGE,
+    'A plugin module does not export a plugin (an object or class with `name` and `apply`).',
+  ),
   PLUGIN_DUPLICATE: c(EXIT.USAGE, 'Two plugins with the same name were applied.'),
   PLUGIN_FAILED: c(EXIT.FAILURE, 'A plugin threw an unexpected error; the plugin and hook are named.'),
-  NO_TRANSPORT: c(EXIT.USAGE, 'No plugin handles the source scheme (e.g. s3:); install the plugin that does.'),
+  NO_TRANSPORT: c(
+    EXIT.USAGE,
+    'No plugin handles the source scheme (e.g. s3:); install the plugin that does.',
+  ),
   NO_SELECTOR: c(EXIT.USAGE, 'No plugin selects disks of the requested disk type.'),
   NO_UNPACKER: c(EXIT.FORMAT, 'No plugin can unpack the layer kind.'),
   NO_CODEC: c(EXIT.FORMAT, 'The data is compressed with a codec no installed plugin decompresses.'),
   NO_CACHE: c(EXIT.USAGE, 'A cache command or --offline needs a cache plugin and none is configured.'),
   // references and sources
   REFERENCE_INVALID: c(EXIT.USAGE, 'The source or destination reference is not valid for its transport.'),
-  TAG_INVALID: c(EXIT.USAGE, 'A tag does not match [A-Za-z0-9_][A-Za-z0-9._-]{0,127} (path-like tags are refused).'),
-  TAG_NOT_FOUND: c(EXIT.NOT_FOUND, 'The tag does not exist at the source (existing tags are listed when known).'),
+  TAG_INVALID: c(
+    EXIT.USAGE,
+    'A tag does not match [A-Za-z0-9_][A-Za-z0-9._-]{0,127} (path-like tags are refused).',
+  ),
+  TAG_NOT_FOUND: c(
+    EXIT.NOT_FOUND,
+    'The tag does not exist at the source (existing tags are listed when known).',
+  ),
   MANIFEST_NOT_FOUND: c(EXIT.NOT_FOUND, 'The manifest or index does not exist at the source.'),
   NAME_UNKNOWN: c(EXIT.NOT_FOUND, 'The registry does not know the repository.'),
   BLOB_NOT_FOUND: c(EXIT.NOT_FOUND, 'A blob named by a descriptor is missing at the source.'),
   // OCI layout
   LAYOUT_MISSING: c(EXIT.NOT_FOUND, 'The directory is not an OCI image layout (no `oci-layout` file).'),
-  LAYOUT_VERSION_UNSUPPORTED: c(EXIT.FORMAT, 'The layout\'s `imageLayoutVersion` is not 1.0.0.'),
-  LAYOUT_INDEX_INVALID: c(EXIT.FORMAT, 'The layout\'s `index.json` is missing or malformed.'),
+  LAYOUT_VERSION_UNSUPPORTED: c(EXIT.FORMAT, "The layout's `imageLayoutVersion` is not 1.0.0."),
+  LAYOUT_INDEX_INVALID: c(EXIT.FORMAT, "The layout's `index.json` is missing or malformed."),
   // documents
   MANIFEST_INVALID: c(EXIT.FORMAT, 'A manifest or index is not valid JSON of the OCI / Docker schema.'),
   MANIFEST_TOO_LARGE: c(EXIT.FORMAT, 'A manifest or index is larger than the 4 MiB limit.'),
   MEDIA_TYPE_UNSUPPORTED: c(EXIT.FORMAT, 'A document has a media type ocipull does not read.'),
   INDEX_TOO_DEEP: c(EXIT.FORMAT, 'Nested indexes go deeper than the limit, or refer to themselves.'),
   // integrity
-  DIGEST_INVALID: c(EXIT.FORMAT, 'A digest is not `algorithm:hex` of a supported algorithm (sha256, sha512).'),
+  DIGEST_INVALID: c(
+    EXIT.FORMAT,
+    'A digest is not `algorithm:hex` of a supported algorithm (sha256, sha512).',
+  ),
   DIGEST_MISMATCH: c(EXIT.INTEGRITY, 'Content does not hash to the digest that names it; nothing was kept.'),
-  SIZE_MISMATCH: c(EXIT.INTEGRITY, 'Content is longer or shorter than its descriptor says; nothing was kept.'),
+  SIZE_MISMATCH: c(
+    EXIT.INTEGRITY,
+    'Content is longer or shorter than its descriptor says; nothing was kept.',
+  ),
   // registry / network
-  UNAUTHORIZED: c(EXIT.AUTH, 'The registry wants credentials, or refused the ones given (the source tried is named).'),
+  UNAUTHORIZED: c(
+    EXIT.AUTH,
+    'The registry wants credentials, or refused the ones given (the source tried is named).',
+  ),
   DENIED: c(EXIT.AUTH, 'The registry refused access to the repository with these credentials.'),
   TOO_MANY_REQUESTS: c(EXIT.NETWORK, 'The registry kept answering 429 after the retries.'),
   SERVER_ERROR: c(EXIT.NETWORK, 'The registry kept answering 5xx after the retries.'),
   NETWORK: c(EXIT.NETWORK, 'A connection failed (refused, reset, DNS) after the retries.'),
   TIMEOUT: c(EXIT.NETWORK, 'A connection or body stalled past the timeout after the retries.'),
   TLS: c(EXIT.NETWORK, 'The TLS handshake failed or the certificate did not verify.'),
-  INSECURE_REFUSED: c(EXIT.USAGE, 'Plain HTTP or unverified TLS was needed for a registry that is not loopback or listed insecure.'),
-  UNEXPECTED_RESPONSE: c(EXIT.NETWORK, 'The server answered with something that is not the registry API (HTML, wrong content type).'),
+  INSECURE_REFUSED: c(
+    EXIT.USAGE,
+    'Plain HTTP or unverified TLS was needed for a registry that is not loopback or listed insecure.',
+  ),
+  UNEXPECTED_RESPONSE: c(
+    EXIT.NETWORK,
+    'The server answered with something that is not the registry API (HTML, wrong content type).',
+  ),
   TRUNCATED: c(EXIT.NETWORK, 'A body ended before its announced length and could not be resumed.'),
   OFFLINE: c(EXIT.NOT_FOUND, '--offline was given and what is needed is not in the cache.'),
   // selection / artifact
-  NO_MATCHING_DISK: c(EXIT.NOT_FOUND, 'No index entry has the requested disktype, os and architecture (what exists is listed).'),
+  NO_MATCHING_DISK: c(
+    EXIT.NOT_FOUND,
+    'No index entry has the requested disktype, os and architecture (what exists is listed).',
+  ),
   ARTIFACT_LAYER_COUNT: c(EXIT.FORMAT, 'A disk manifest must have exactly one layer.'),
-  ARTIFACT_NO_TITLE: c(EXIT.FORMAT, 'The disk layer has no org.opencontainers.image.title (use --allow-missing-title to accept).'),
-  ARTIFACT_TITLE_INVALID: c(EXIT.FORMAT, 'The layer title is not a plain file name with format and codec extensions.'),
+  ARTIFACT_NO_TITLE: c(
+    EXIT.FORMAT,
+    'The disk layer has no org.opencontainers.image.title (use --allow-missing-title to accept).',
+  ),
+  ARTIFACT_TITLE_INVALID: c(
+    EXIT.FORMAT,
+    'The layer title is not a plain file name with format and codec extensions.',
+  ),
   // unpack
   TAR_MULTIPLE_ENTRIES: c(EXIT.FORMAT, 'A one-file tar layer holds more than one entry.'),
-  TAR_ENTRY_NOT_REGULAR: c(EXIT.FORMAT, 'A one-file tar layer holds a link, device or directory instead of a regular file.'),
+  TAR_ENTRY_NOT_REGULAR: c(
+    EXIT.FORMAT,
+    'A one-file tar layer holds a link, device or directory instead of a regular file.',
+  ),
   TAR_UNSAFE_PATH: c(EXIT.FORMAT, 'A tar entry name is absolute or climbs out with `..`.'),
   TAR_EMPTY: c(EXIT.FORMAT, 'A one-file tar layer holds no entry.'),
   TAR_INVALID: c(EXIT.FORMAT, 'A tar layer is malformed.'),
@@ -90,10 +141,16 @@ export const CODES = {
   DECOMPRESS_CORRUPT: c(EXIT.FORMAT, 'The compressed stream is corrupt; no output was kept.'),
   DECOMPRESS_TRUNCATED: c(EXIT.FORMAT, 'The compressed stream ends early; no output was kept.'),
   CODEC_MISMATCH: c(EXIT.FORMAT, 'The title or media type names a codec the bytes do not carry.'),
-  EXPANSION_LIMIT: c(EXIT.FORMAT, 'Decompressed output grew past the configured limit (decompression bomb guard).'),
+  EXPANSION_LIMIT: c(
+    EXIT.FORMAT,
+    'Decompressed output grew past the configured limit (decompression bomb guard).',
+  ),
   // output
   OUTPUT_EXISTS: c(EXIT.OUTPUT, 'The output file exists; pass --replace to overwrite it.'),
-  OUTPUT_FAILED: c(EXIT.OUTPUT, 'The output could not be written (directory missing, disk full, permissions).'),
+  OUTPUT_FAILED: c(
+    EXIT.OUTPUT,
+    'The output could not be written (directory missing, disk full, permissions).',
+  ),
   // cache
   CACHE_FAILED: c(EXIT.OUTPUT, 'The cache directory could not be read or written.'),
   CACHE_CORRUPT: c(EXIT.INTEGRITY, 'A cache entry failed verification; it was removed.'),

@@ -75,7 +75,10 @@ export function wrapPluginError(error: unknown, plugin: string, hook: string): O
 }
 
 export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
+  return (
+    error instanceof Error &&
+    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR')
+  );
 }
 
 /** Normalise any thrown value to an OcipullError for reporting. */

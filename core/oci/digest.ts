@@ -61,7 +61,10 @@ export class DigestVerifier {
   private readonly algorithm: string;
   private count = 0;
 
-  constructor(expected: { digest: string; size: number }, private readonly what = 'blob') {
+  constructor(
+    expected: { digest: string; size: number },
+    private readonly what = 'blob',
+  ) {
     const { algorithm } = parseDigest(expected.digest);
     this.algorithm = algorithm;
     this.expected = expected.digest;
@@ -76,31 +79,47 @@ export class DigestVerifier {
   update(chunk: Uint8Array): void {
     this.count += chunk.length;
     if (this.count > this.size) {
-      throw new OcipullError('SIZE_MISMATCH', `${this.what} ${this.expected} is larger than the ${this.size} bytes its descriptor states`, {
-        data: { digest: this.expected, expectedSize: this.size },
-      });
+      throw new OcipullError(
+        'SIZE_MISMATCH',
+        `${this.what} ${this.expected} is larger than the ${this.size} bytes its descriptor states`,
+        {
+          data: { digest: this.expected, expectedSize: this.size },
+        },
+      );
     }
     this.hash.update(chunk);
   }
 
   finish(): string {
     if (this.count !== this.size) {
-      throw new OcipullError('SIZE_MISMATCH', `${this.what} ${this.expected} ended after ${this.count} of ${this.size} bytes`, {
-        data: { digest: this.expected, expectedSize: this.size, receivedSize: this.count },
-      });
+      throw new OcipullError(
+        'SIZE_MISMATCH',
+        `${this.what} ${this.expected} ended after ${this.count} of ${this.size} bytes`,
+        {
+          data: { digest: this.expected, expectedSize: this.size, receivedSize: this.count },
+        },
+      );
     }
     const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
     if (actual !== this.expected) {
-      throw new OcipullError('DIGEST_MISMATCH', `${this.what} content hashes to ${actual}, not ${this.expected}`, {
-        data: { expected: this.expected, actual },
-      });
+      throw new OcipullError(
+        'DIGEST_MISMATCH',
+        `${this.what} content hashes to ${actual}, not ${this.expected}`,
+        {
+          data: { expected: this.expected, actual },
+        },
+      );
     }
     return actual;
   }
 }
 
 /** Check a whole buffer against a descriptor. */
-export function verifyBytes(bytes: Uint8Array, expected: { digest: string; size: number }, what = 'content'): void {
+export function verifyBytes(
+  bytes: Uint8Array,
+  expected: { digest: string; size: number },
+  what = 'content',
+): void {
   const verifier = new DigestVerifier(expected, what);
   verifier.update(bytes);
   verifier.finish();

@@ -16,13 +16,18 @@ function invalid(what: string, problem: string): OcipullError {
 
 /** Validate a descriptor object found inside a document. */
 export function checkDescriptor(value: unknown, where: string): Descriptor {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(where, 'descriptor is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(where, 'descriptor is not an object');
   const d = value as Json;
-  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw invalid(where, 'descriptor has no mediaType');
+  if (typeof d.mediaType !== 'string' || d.mediaType === '')
+    throw invalid(where, 'descriptor has no mediaType');
   if (typeof d.digest !== 'string') throw invalid(where, 'descriptor has no digest');
   parseDigest(d.digest);
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
-    throw invalid(where, `descriptor ${d.digest} has size ${JSON.stringify(d.size)}, not a non-negative integer`);
+    throw invalid(
+      where,
+      `descriptor ${d.digest} has size ${JSON.stringify(d.size)}, not a non-negative integer`,
+    );
   }
   if (d.annotations !== undefined) {
     if (typeof d.annotations !== 'object' || d.annotations === null || Array.isArray(d.annotations)) {
@@ -34,7 +39,12 @@ export function checkDescriptor(value: unknown, where: string): Descriptor {
   }
   if (d.platform !== undefined) {
     const p = d.platform as Json;
-    if (typeof p !== 'object' || p === null || typeof p.architecture !== 'string' || typeof p.os !== 'string') {
+    if (
+      typeof p !== 'object' ||
+      p === null ||
+      typeof p.architecture !== 'string' ||
+      typeof p.os !== 'string'
+    ) {
       throw invalid(where, `descriptor ${d.digest} has a platform without os and architecture`);
     }
   }
@@ -45,9 +55,16 @@ export function checkDescriptor(value: unknown, where: string): Descriptor {
  * Parse a fetched index or manifest. The media type comes from the document itself, else from
  * the descriptor it was fetched by; the two must agree when both are present.
  */
-export function parseDocument(bytes: Buffer, descriptor: Descriptor, what = descriptor.digest): LoadedDocument {
+export function parseDocument(
+  bytes: Buffer,
+  descriptor: Descriptor,
+  what = descriptor.digest,
+): LoadedDocument {
   if (bytes.length > MAX_DOCUMENT_BYTES) {
-    throw new OcipullError('MANIFEST_TOO_LARGE', `${what} is ${bytes.length} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`);
+    throw new OcipullError(
+      'MANIFEST_TOO_LARGE',
+      `${what} is ${bytes.length} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`,
+    );
   }
   let parsed: unknown;
   try {
@@ -55,9 +72,11 @@ export function parseDocument(bytes: Buffer, descriptor: Descriptor, what = desc
   } catch (error) {
     throw invalid(what, `not JSON (${(error as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid(what, 'not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw invalid(what, 'not a JSON object');
   const doc = parsed as Json;
-  if (doc.schemaVersion !== 2) throw invalid(what, `schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
+  if (doc.schemaVersion !== 2)
+    throw invalid(what, `schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
   const own = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const declared = descriptor.mediaType;
   if (own && declared && own !== declared && (isIndexMediaType(declared) || isManifestMediaType(declared))) {
@@ -66,18 +85,33 @@ export function parseDocument(bytes: Buffer, descriptor: Descriptor, what = desc
   const mediaType = own ?? declared;
   const looksLikeIndex = Array.isArray(doc.manifests);
   const looksLikeManifest = typeof doc.config === 'object' && Array.isArray(doc.layers);
-  if (isIndexMediaType(mediaType) || (!isManifestMediaType(mediaType) && looksLikeIndex && !looksLikeManifest)) {
+  if (
+    isIndexMediaType(mediaType) ||
+    (!isManifestMediaType(mediaType) && looksLikeIndex && !looksLikeManifest)
+  ) {
     if (!looksLikeIndex) throw invalid(what, 'index has no manifests array');
-    const manifests = (doc.manifests as unknown[]).map((m, i) => checkDescriptor(m, `${what} manifests[${i}]`));
+    const manifests = (doc.manifests as unknown[]).map((m, i) =>
+      checkDescriptor(m, `${what} manifests[${i}]`),
+    );
     const index = { ...(doc as object), manifests } as ImageIndex;
-    return { kind: 'index', descriptor: { ...descriptor, mediaType: mediaType ?? descriptor.mediaType }, index, bytes };
+    return {
+      kind: 'index',
+      descriptor: { ...descriptor, mediaType: mediaType ?? descriptor.mediaType },
+      index,
+      bytes,
+    };
   }
   if (isManifestMediaType(mediaType) || looksLikeManifest) {
     if (!looksLikeManifest) throw invalid(what, 'manifest needs a config object and a layers array');
     const config = checkDescriptor(doc.config, `${what} config`);
     const layers = (doc.layers as unknown[]).map((l, i) => checkDescriptor(l, `${what} layers[${i}]`));
     const manifest = { ...(doc as object), config, layers } as ImageManifest;
-    return { kind: 'manifest', descriptor: { ...descriptor, mediaType: mediaType ?? descriptor.mediaType }, manifest, bytes };
+    return {
+      kind: 'manifest',
+      descriptor: { ...descriptor, mediaType: mediaType ?? descriptor.mediaType },
+      manifest,
+      bytes,
+    };
   }
   throw new OcipullError('MEDIA_TYPE_UNSUPPORTED', `${what} has media type ${JSON.stringify(mediaType)}`, {
     hint: `accepted: ${MANIFEST_ACCEPT.join(', ')}`,

@@ -85,11 +85,24 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
       let response: FetchResponse | undefined;
       const before = position;
       try {
-        response = await orchestrator.fetchRaw(source, descriptor, position, signal, position > 0 ? writer?.ifRange : undefined);
+        response = await orchestrator.fetchRaw(
+          source,
+          descriptor,
+          position,
+          signal,
+          position > 0 ? writer?.ifRange : undefined,
+        );
         if (response.offset > position) {
-          throw new OcipullError('UNEXPECTED_RESPONSE', `asked for ${descriptor.digest} from byte ${position}, got bytes from ${response.offset}`);
+          throw new OcipullError(
+            'UNEXPECTED_RESPONSE',
+            `asked for ${descriptor.digest} from byte ${position}, got bytes from ${response.offset}`,
+          );
         }
-        await writer?.describe({ url: response.url, etag: response.etag, lastModified: response.lastModified });
+        await writer?.describe({
+          url: response.url,
+          etag: response.etag,
+          lastModified: response.lastModified,
+        });
         let skip = position - response.offset;
         for await (const raw of response.body) {
           let chunk = raw as Buffer;
@@ -109,7 +122,10 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
           yield chunk;
         }
         if (position < descriptor.size) {
-          throw new OcipullError('TRUNCATED', `${descriptor.digest} body ended at byte ${position} of ${descriptor.size}`);
+          throw new OcipullError(
+            'TRUNCATED',
+            `${descriptor.digest} body ended at byte ${position} of ${descriptor.size}`,
+          );
         }
       } catch (error) {
         response?.body.destroy();

@@ -11,7 +11,12 @@ const ZERO = Buffer.alloc(BLOCK);
 
 function outputError(target: string, error: unknown): OcipullError {
   const code = (error as { code?: string }).code;
-  const reason = code === 'ENOENT' ? 'its directory does not exist' : code === 'ENOSPC' ? 'the disk is full' : (error as Error).message;
+  const reason =
+    code === 'ENOENT'
+      ? 'its directory does not exist'
+      : code === 'ENOSPC'
+        ? 'the disk is full'
+        : (error as Error).message;
   return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${reason}`, { cause: error });
 }
 
@@ -41,7 +46,9 @@ export class OutputFile implements DiskOutput {
       if ((error as { code?: string }).code === 'ENOENT') return;
       throw outputError(target, error);
     }
-    throw new OcipullError('OUTPUT_EXISTS', `${target} already exists`, { hint: 'pass --replace to overwrite it, or choose another -o' });
+    throw new OcipullError('OUTPUT_EXISTS', `${target} already exists`, {
+      hint: 'pass --replace to overwrite it, or choose another -o',
+    });
   }
 
   static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
@@ -76,7 +83,8 @@ export class OutputFile implements DiskOutput {
       let start = 0;
       while (start < staged) {
         const end = Math.min(start + BLOCK, staged);
-        const zero = output.sparse && end - start === BLOCK && stage.compare(ZERO, 0, BLOCK, start, end) === 0;
+        const zero =
+          output.sparse && end - start === BLOCK && stage.compare(ZERO, 0, BLOCK, start, end) === 0;
         if (zero) {
           start = end;
           continue;
@@ -85,7 +93,8 @@ export class OutputFile implements DiskOutput {
         let runEnd = end;
         while (runEnd < staged) {
           const next = Math.min(runEnd + BLOCK, staged);
-          if (output.sparse && next - runEnd === BLOCK && stage.compare(ZERO, 0, BLOCK, runEnd, next) === 0) break;
+          if (output.sparse && next - runEnd === BLOCK && stage.compare(ZERO, 0, BLOCK, runEnd, next) === 0)
+            break;
           runEnd = next;
         }
         let off = start;
@@ -113,7 +122,10 @@ export class OutputFile implements DiskOutput {
             if (staged === STAGE) await flush(false);
           }
           output.written += chunk.length;
-        })().then(() => callback(), (e) => callback(outputError(output.target, e)));
+        })().then(
+          () => callback(),
+          (e) => callback(outputError(output.target, e)),
+        );
       },
       final(callback) {
         flush(true).then(
@@ -139,9 +151,12 @@ export class OutputFile implements DiskOutput {
           await fsp.link(this.path, this.target);
         } catch (error) {
           if ((error as { code?: string }).code === 'EEXIST') {
-            throw new OcipullError('OUTPUT_EXISTS', `${this.target} appeared while pulling`, { hint: 'pass --replace to overwrite it' });
+            throw new OcipullError('OUTPUT_EXISTS', `${this.target} appeared while pulling`, {
+              hint: 'pass --replace to overwrite it',
+            });
           }
-          if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EOPNOTSUPP'].includes((error as { code?: string }).code ?? '')) throw error;
+          if (!['EPERM', 'ENOTSUP', 'EXDEV', 'EOPNOTSUPP'].includes((error as { code?: string }).code ?? ''))
+            throw error;
           await fsp.rename(this.path, this.target);
         }
         await fsp.rm(this.path, { force: true });

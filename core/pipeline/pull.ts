@@ -59,19 +59,34 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     allowMissingTitle: settings.allowMissingTitle,
     format: settings.format,
   };
-  const outputIsDir = request.output === undefined || request.output.endsWith('/') || (await isDirectory(request.output));
+  const outputIsDir =
+    request.output === undefined || request.output.endsWith('/') || (await isDirectory(request.output));
   const outputDir = outputIsDir ? resolvePath(request.output ?? '.') : undefined;
   const explicitOutput = outputIsDir ? undefined : resolvePath(request.output!);
   if (explicitOutput) await OutputFile.checkTarget(explicitOutput, settings.replace);
-  await orchestrator.hooks.beforePull.promise({ source: sourceRaw, output: explicitOutput ?? outputDir!, want });
+  await orchestrator.hooks.beforePull.promise({
+    source: sourceRaw,
+    output: explicitOutput ?? outputDir!,
+    want,
+  });
 
   orchestrator.hooks.progress.call({ phase: 'resolve', message: sourceRaw });
-  const transport = { ...settings.transport, defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion) };
+  const transport = {
+    ...settings.transport,
+    defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
+  };
   const source = await openSource(orchestrator, sourceRaw, { purpose: 'pull', transport, signal });
   try {
-    if (!source.root) throw new OcipullError('INTERNAL', `transport ${source.scheme} resolved ${sourceRaw} without a root descriptor`);
+    if (!source.root)
+      throw new OcipullError(
+        'INTERNAL',
+        `transport ${source.scheme} resolved ${sourceRaw} without a root descriptor`,
+      );
     const root = await loadDocument(orchestrator, source, source.root, signal);
-    orchestrator.hooks.progress.call({ phase: 'select', message: `${want.diskType} ${want.os}/${want.architecture}` });
+    orchestrator.hooks.progress.call({
+      phase: 'select',
+      message: `${want.diskType} ${want.os}/${want.architecture}`,
+    });
     const selection = await orchestrator.select(source, root, want, signal);
     const output =
       explicitOutput ??
@@ -112,7 +127,12 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
       cacheHit: outcome.cacheHit,
       bytesFetched: outcome.bytesFetched,
       durationMs: Date.now() - started,
-      details: { title: selection.title, codec: outcome.codec, layerKind: outcome.kind, resumedFrom: outcome.resumedFrom },
+      details: {
+        title: selection.title,
+        codec: outcome.codec,
+        layerKind: outcome.kind,
+        resumedFrom: outcome.resumedFrom,
+      },
     };
     orchestrator.hooks.progress.call({ phase: 'done', bytes: outcome.bytesWritten });
     await orchestrator.hooks.afterPull.promise(result);
@@ -163,10 +183,17 @@ function cachedBlobStream(blob: CachedBlob): BlobStream {
       throw error;
     }
   }
-  return { stream: Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 }), verified, resumedFrom: () => 0 };
+  return {
+    stream: Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 }),
+    verified,
+    resumedFrom: () => 0,
+  };
 }
 
-async function layerKind(selection: Selection, input: Readable): Promise<{ kind: LayerKind; stream: Readable }> {
+async function layerKind(
+  selection: Selection,
+  input: Readable,
+): Promise<{ kind: LayerKind; stream: Readable }> {
   const { head, stream } = await peek(input, 512);
   if (isTarLayerMediaType(selection.layer.mediaType)) return { kind: 'tar', stream };
   const ustar = head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
@@ -208,7 +235,13 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     const { kind, stream: layerStream } = await layerKind(selection, blob.stream);
     const unpackHook = orchestrator.hooks.unpack.get(kind);
     const unpacked = unpackHook?.isUsed()
-      ? await unpackHook.promise({ layer, selection, input: layerStream, signal: abort.signal, log: orchestrator.log })
+      ? await unpackHook.promise({
+          layer,
+          selection,
+          input: layerStream,
+          signal: abort.signal,
+          log: orchestrator.log,
+        })
       : undefined;
     if (!unpacked) {
       throw new OcipullError('NO_UNPACKER', `no plugin unpacks ${kind} layers (${layer.mediaType})`, {
@@ -216,26 +249,46 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       });
     }
     const { head, stream: diskStream } = await peek(unpacked.stream, 16);
-    const codec = orchestrator.codecs.detect(head, { name: unpacked.name ?? selection.title, mediaType: layer.mediaType });
+    const codec = orchestrator.codecs.detect(head, {
+      name: unpacked.name ?? selection.title,
+      mediaType: layer.mediaType,
+    });
     const decompressHook = orchestrator.hooks.decompress.get(codec);
     if (!decompressHook?.isUsed()) {
-      throw new OcipullError('NO_CODEC', `the disk is ${codec}-compressed and no plugin decompresses ${codec}`, {
-        hint: `install ocipull-plugin-codec-${codec}; configured codecs: ${orchestrator.codecs.list().map((c) => c.name).join(', ') || 'none'}`,
-      });
+      throw new OcipullError(
+        'NO_CODEC',
+        `the disk is ${codec}-compressed and no plugin decompresses ${codec}`,
+        {
+          hint: `install ocipull-plugin-codec-${codec}; configured codecs: ${
+            orchestrator.codecs
+              .list()
+              .map((c) => c.name)
+              .join(', ') || 'none'
+          }`,
+        },
+      );
     }
-    const maxOutputBytes = settings.maxExpansionRatio > 0 ? Math.max(layer.size, 1) * settings.maxExpansionRatio : undefined;
+    const maxOutputBytes =
+      settings.maxExpansionRatio > 0 ? Math.max(layer.size, 1) * settings.maxExpansionRatio : undefined;
     const output = out;
     timer = setInterval(() => {
-      output.syncSize().then((bytes) => {
-        orchestrator.hooks.progress.call({ phase: 'decompress', bytes });
-        if (maxOutputBytes !== undefined && bytes > maxOutputBytes) {
-          abort.abort(
-            new OcipullError('EXPANSION_LIMIT', `output passed ${maxOutputBytes} bytes (${settings.maxExpansionRatio}× the ${layer.size}-byte layer)`, {
-              hint: 'raise maxExpansionRatio in config if the image is genuine',
-            }),
-          );
-        }
-      }, () => {});
+      output.syncSize().then(
+        (bytes) => {
+          orchestrator.hooks.progress.call({ phase: 'decompress', bytes });
+          if (maxOutputBytes !== undefined && bytes > maxOutputBytes) {
+            abort.abort(
+              new OcipullError(
+                'EXPANSION_LIMIT',
+                `output passed ${maxOutputBytes} bytes (${settings.maxExpansionRatio}× the ${layer.size}-byte layer)`,
+                {
+                  hint: 'raise maxExpansionRatio in config if the image is genuine',
+                },
+              ),
+            );
+          }
+        },
+        () => {},
+      );
     }, PROGRESS_INTERVAL_MS);
     const decoded = await decompressHook.promise({
       codec,
@@ -248,7 +301,8 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     if (abort.signal.aborted) throw abort.signal.reason;
     if (!decoded) throw new OcipullError('NO_CODEC', `no ${codec} plugin answered`);
     // The decoder may stop before the layer ends (a tar's padding): read the rest so the digest covers it.
-    if (!blob.stream.readableEnded) await pipeline(blob.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+    if (!blob.stream.readableEnded)
+      await pipeline(blob.stream, new Writable({ write: (_c, _e, cb) => cb() }));
     await blob.verified;
     clearInterval(timer);
     orchestrator.hooks.progress.call({ phase: 'write', bytes: decoded.bytesWritten });
@@ -267,8 +321,18 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     clearInterval(timer);
     // The verification failure, when there is one, says more than the decoder's complaint about it.
     let error = caught;
-    const verdict = await Promise.race([blob.verified.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]);
-    if (isOcipullError(verdict) && !isOcipullError(error, 'DIGEST_MISMATCH') && !isOcipullError(error, 'SIZE_MISMATCH')) {
+    const verdict = await Promise.race([
+      blob.verified.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      Promise.resolve(undefined),
+    ]);
+    if (
+      isOcipullError(verdict) &&
+      !isOcipullError(error, 'DIGEST_MISMATCH') &&
+      !isOcipullError(error, 'SIZE_MISMATCH')
+    ) {
       if (verdict.code === 'DIGEST_MISMATCH' || verdict.code === 'SIZE_MISMATCH') error = verdict;
     }
     if (abort.signal.aborted && abort.signal.reason instanceof OcipullError) error = abort.signal.reason;
@@ -279,12 +343,16 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     if (handle?.kind === 'miss') {
       await handle.writer.abort(!mismatch);
       if (mismatch && blob.resumedFrom() > 0) {
-        throw new RetryFromSource(`a resumed partial of ${layer.digest} did not verify; downloading it again from the start`);
+        throw new RetryFromSource(
+          `a resumed partial of ${layer.digest} did not verify; downloading it again from the start`,
+        );
       }
     }
     if (handle?.kind === 'hit' && mismatch) {
       await t.cache?.evict(layer.digest);
-      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed; downloading it again`);
+      throw new RetryFromSource(
+        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
+      );
     }
     throw error;
   } finally {

@@ -1,19 +1,26 @@
 import { OcipullError } from '../errors/errors.js';
-import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import { verifyBytes } from '../oci/digest.js';
+import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Descriptor, LoadedDocument, Source, SourceRef, TransportOptions } from '../types.js';
 
 /** Split `scheme:rest`. A bare path or name is not guessed at: the scheme is required. */
 export function parseSourceRef(raw: string): SourceRef {
   if (/[\u0000-\u001f\u007f]/.test(raw)) {
-    throw new OcipullError('REFERENCE_INVALID', `reference ${JSON.stringify(raw)} contains control characters`);
+    throw new OcipullError(
+      'REFERENCE_INVALID',
+      `reference ${JSON.stringify(raw)} contains control characters`,
+    );
   }
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/s.exec(raw);
   if (!match || match[2] === '') {
-    throw new OcipullError('REFERENCE_INVALID', `${JSON.stringify(raw)} is not a TRANSPORT:REFERENCE source`, {
-      hint: 'e.g. docker://quay.io/podman/machine-os:5.5, oci-dir:./layout:latest, oci:./layout',
-    });
+    throw new OcipullError(
+      'REFERENCE_INVALID',
+      `${JSON.stringify(raw)} is not a TRANSPORT:REFERENCE source`,
+      {
+        hint: 'e.g. docker://quay.io/podman/machine-os:5.5, oci-dir:./layout:latest, oci:./layout',
+      },
+    );
   }
   return { raw, scheme: match[1]!, rest: match[2]! };
 }
@@ -46,7 +53,11 @@ export async function openSource(
 }
 
 /** Read a whole (small) stream, refusing more than `limit` bytes. */
-export async function readAll(stream: AsyncIterable<Uint8Array>, limit: number, what: string): Promise<Buffer> {
+export async function readAll(
+  stream: AsyncIterable<Uint8Array>,
+  limit: number,
+  what: string,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {
@@ -60,9 +71,17 @@ export async function readAll(stream: AsyncIterable<Uint8Array>, limit: number, 
 }
 
 /** Fetch raw bytes of a small descriptor (inline `data` is used as is), verified. */
-export async function fetchSmall(orchestrator: Orchestrator, source: Source, descriptor: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+export async function fetchSmall(
+  orchestrator: Orchestrator,
+  source: Source,
+  descriptor: Descriptor,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   if (descriptor.size > MAX_DOCUMENT_BYTES) {
-    throw new OcipullError('MANIFEST_TOO_LARGE', `${descriptor.digest} declares ${descriptor.size} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`);
+    throw new OcipullError(
+      'MANIFEST_TOO_LARGE',
+      `${descriptor.digest} declares ${descriptor.size} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`,
+    );
   }
   let bytes: Buffer;
   if (descriptor.data !== undefined) {

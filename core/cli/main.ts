@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT } from '../errors/codes.js';
+import { OcipullError, toOcipullError } from '../errors/errors.js';
+import { COMMANDS } from './commands/index.js';
+import { createContext } from './context.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function buildProgram(): Command {
+  return new Command('ocipull')
+    .description(
+      'Pull VM disk images out of OCI registries and OCI layouts: verified, resumable, extensible by plugins.',
+    )
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  ocipull pull oci-dir:examples/machine-os:latest --preset qemu -o /tmp/machine.qcow2\n' +
+        '  ocipull pull docker://quay.io/podman/machine-os:5.5 --preset applehv -o ~/vm/\n' +
+        '  ocipull inspect docker://quay.io/podman/machine-os:5.5\n\n' +
+        'Docs: docs/cli.md, docs/configuration.md, docs/presets.md, docs/plugins.md, docs/errors.md',
+    );
+}
+
+/** Format an error for humans (stderr) and, in JSON mode, for scripts (stdout). */
+function report(
+  error: OcipullError,
+  json: boolean,
+  scrub: (s: string) => string,
+  out: (s: string) => void,
+): void {
+  const lines = [`error [${error.code}]: ${error.message}`];
+  if (error.hint) lines.push(`  hint: ${error.hint}`);
+  if (error.plugin) lines.push(`  in plugin ${error.plugin} (hook ${error.hook ?? '?'})`);
+  if (process.env.OCIPULL_DEBUG_STACK && error.cause instanceof Error) lines.push(String(error.cause.stack));
+  process.stderr.write(`${scrub(lines.join('\n'))}\n`);
+  if (json) out(`${scrub(JSON.stringify({ error: error.toJSON() }))}\n`);
+}
+
+/** Secrets given on the command line, scrubbed from anything printed after a failure. */
+function commandLineSecrets(argv: string[]): string[] {
+  const secrets: string[] = [];
+  argv.forEach((arg, i) => {
+    const value = arg.startsWith('--creds=') ? arg.slice(8) : arg === '--creds' ? argv[i + 1] : undefined;
+    const password = value?.slice(value.indexOf(':') + 1);
+    if (password && password.length >= 3) secrets.push(password);
+  });
+  return secrets;
+}
+
+/** Run the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    controller.abort(new OcipullError('INTERRUPTED', `interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const write = (text: string) => process.stdout.write(text);
+  const context = createContext(controller.signal, write);
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeOut: write, writeErr: (s) => process.stderr.write(s) });
+  for (const register of COMMANDS) register(program, context);
+  for (const command of program.commands) command.exitOverride();
+  const secrets = commandLineSecrets(argv);
+  const scrub = (s: string) => secrets.reduce((text, secret) => text.split(secret).join('***'), s);
+  try {
+    await program.parseAsync(argv);
+    return EXIT.OK;
+  } catch (caught) {
+    if (caught instanceof CommanderError) {
+      if (
+        caught.code === 'commander.helpDisplayed' ||
+        caught.code === 'commander.version' ||
+        caught.code === 'commander.help'
+      )
+        return EXIT.OK;
+      if (context.json) write(`${JSON.stringify({ error: { code: 'USAGE', message: caught.message } })}\n`);
+      return EXIT.USAGE;
+    }
+    const error =
+      controller.signal.aborted && !(caught instanceof OcipullError)
+        ? toOcipullError(controller.signal.reason)
+        : toOcipullError(caught);
+    report(error, context.json, scrub, write);
+    return error.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import AjvModule, { type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import { OcipullError } from '../errors/errors.js';
+import type { ConfigFile, PresetFile } from './types.js';
+
+/** The shipped schemas (also published for editors: "$schema": "node_modules/ocipull/schema/config.schema.json"). */
+export const SCHEMA_DIR = fileURLToPath(new URL('../../../schema/', import.meta.url));
+
+type AjvInstance = {
+  addSchema(schema: object, key: string): void;
+  getSchema(key: string): ValidateFunction | undefined;
+  compile(schema: object): ValidateFunction;
+};
+// ajv is CommonJS: its class is the default export's `default` under Node's ESM interop.
+const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as new (
+  options: Options,
+) => AjvInstance;
+let compiled:
+  | { config: ValidateFunction; preset: ValidateFunction; configSchema: Schema; presetSchema: Schema }
+  | undefined;
+
+type Schema = { properties?: Record<string, Schema>; definitions?: Record<string, Schema>; $ref?: string };
+
+function schemas() {
+  if (compiled) return compiled;
+  const configSchema = JSON.parse(readFileSync(`${SCHEMA_DIR}config.schema.json`, 'utf8')) as Schema;
+  const presetSchema = JSON.parse(readFileSync(`${SCHEMA_DIR}preset.schema.json`, 'utf8')) as Schema;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addSchema(configSchema, 'config.schema.json');
+  compiled = {
+    config: ajv.getSchema('config.schema.json')!,
+    preset: ajv.compile(presetSchema),
+    configSchema,
+    presetSchema,
+  };
+  return compiled;
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(
+        row[j]! + 1,
+        row[j - 1]! + 1,
+        prev + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
+      );
+      prev = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function didYouMean(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const score = distance(word, candidate);
+    if (score < bestScore) {
+      best = candidate;
+      bestScore = score;
+    }
+  }
+  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function resolveRef(root: Schema, node: Schema | undefined): Schema | undefined {
+  if (!node?.$ref) return node;
+  const path = node.$ref.replace(/^[^#]*#\//, '').split('/');
+  let current: unknown = root;
+  for (const part of path) current = (current as Record<string, unknown>)?.[part];
+  return current as Schema | undefined;
+}
+
+/** The allowed keys at a JSON pointer of the schema (for additionalProperties errors). */
+function allowedKeys(root: Schema, pointer: string): string[] {
+  let node: Schema | undefined = root;
+  for (const part of pointer.split('/').filter(Boolean)) {
+    node = resolveRef(root, resolveRef(root, node)?.properties?.[part]);
+  }
+  return Object.keys(resolveRef(root, node)?.properties ?? {}).filter((k) => k !== '$schema');
+}
+
+function describe(error: ErrorObject, root: Schema): { path: string; message: string; hint?: string } {
+  const path = error.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') : '(top level)';
+  if (error.keyword === 'additionalProperties') {
+    const key = String((error.params as { additionalProperty: string }).additionalProperty);
+    const allowed = allowedKeys(root, error.instancePath);
+    const guess = didYouMean(key, allowed);
+    const at = error.instancePath ? `${path}.${key}` : key;
+    return {
+      path: at,
+      message: `unknown key "${key}"`,
+      hint: `${guess ? `did you mean "${guess}"? ` : ''}accepted keys here: ${allowed.join(', ')}`,
+    };
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+    return {
+      path,
+      message: 'has a value that is not accepted',
+      hint: `accepted: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`,
+    };
+  }
+  if (error.keyword === 'type') {
+    return { path, message: `must be ${(error.params as { type: string }).type}` };
+  }
+  return { path, message: error.message ?? error.keyword };
+}
+
+function check<T>(
+  validate: ValidateFunction,
+  root: Schema,
+  value: unknown,
+  file: string,
+  code: 'CONFIG_INVALID' | 'PRESET_INVALID',
+): T {
+  if (validate(value)) return value as T;
+  // oneOf/anyOf produce noise: prefer the most specific errors.
+  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+  const issues = (errors.length ? errors : (validate.errors ?? [])).map((e) => describe(e, root));
+  const unique = [...new Map(issues.map((i) => [`${i.path}:${i.message}`, i])).values()];
+  const first = unique[0]!;
+  const lines = unique.map((i) => `  ${i.path}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`);
+  throw new OcipullError(
+    code,
+    `${file}: invalid ${code === 'CONFIG_INVALID' ? 'configuration' : 'preset'}\n${lines.join('\n')}`,
+    {
+      hint: unique.length === 1 ? undefined : `${unique.length} problems; the first: ${first.path}`,
+      data: { file, issues: unique },
+    },
+  );
+}
+
+export function validateConfig(value: unknown, file: string): ConfigFile {
+  const s = schemas();
+  return check<ConfigFile>(s.config, s.configSchema, value, file, 'CONFIG_INVALID');
+}
+
+export function validatePreset(value: unknown, file: string): PresetFile {
+  const s = schemas();
+  return check<PresetFile>(s.preset, s.presetSchema, value, file, 'PRESET_INVALID');
+}

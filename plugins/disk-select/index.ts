@@ -1,0 +1,46 @@
+import type { Orchestrator, Plugin } from 'ocipull';
+import { builtinCodecForExtension, selectDisk } from './select.js';
+
+const PLUGIN_NAME = 'ocipull-plugin-disk-select';
+
+/** The hypervisors machine-os publishes disks for (the `disktype` annotation values). */
+export const DISK_TYPES: readonly string[] = ['qemu', 'applehv', 'hyperv', 'wsl'];
+
+export interface DiskSelectOptions {
+  /** More disk types to answer for, beyond qemu, applehv, hyperv and wsl. */
+  diskTypes?: string[];
+  /** How deep nested indexes may go (default 4). */
+  maxDepth?: number;
+}
+
+/**
+ * Picks the disk of a machine-os index: the entry whose `disktype` annotation, os and
+ * architecture fit the request (x86_64 ≡ amd64, aarch64 ≡ arm64), then checks that its manifest
+ * is a one-layer artifact with a usable `org.opencontainers.image.title`.
+ */
+export default class DiskSelectPlugin implements Plugin {
+  readonly name = PLUGIN_NAME;
+  private readonly diskTypes: string[];
+  private readonly maxDepth: number;
+
+  constructor(options: DiskSelectOptions = {}) {
+    const extra = Array.isArray(options.diskTypes)
+      ? options.diskTypes.filter((t) => typeof t === 'string' && t !== '')
+      : [];
+    this.diskTypes = [...new Set([...DISK_TYPES, ...extra])];
+    this.maxDepth = typeof options.maxDepth === 'number' && options.maxDepth >= 0 ? options.maxDepth : 4;
+  }
+
+  apply(orchestrator: Orchestrator): void {
+    const codecForExtension = (ext: string) =>
+      orchestrator.codecs.list().find((c) => c.extensions.includes(ext.toLowerCase()))?.name ??
+      builtinCodecForExtension(ext);
+    for (const diskType of this.diskTypes) {
+      orchestrator.hooks.select
+        .for(diskType)
+        .tapPromise(PLUGIN_NAME, (request) =>
+          selectDisk(request, { maxDepth: this.maxDepth, codecForExtension }),
+        );
+    }
+  }
+}

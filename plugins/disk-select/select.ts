@@ -1,0 +1,82 @@
+import { OcipullError, type Platform, type Selection, type SelectRequest } from 'ocipull';
+import { checkArtifact } from './artifact.js';
+import { fits, noMatch, offerOf } from './match.js';
+import { CODEC_EXTENSIONS } from './title.js';
+import { findDisk } from './walk.js';
+
+export interface SelectOptions {
+  maxDepth: number;
+  /** Codec name for a file extension, from the codec registry (third-party codecs included). */
+  codecForExtension(ext: string): string | undefined;
+}
+
+/** Choose the disk the request wants out of the source's root document. */
+export async function selectDisk(request: SelectRequest, options: SelectOptions): Promise<Selection> {
+  const { root, want, source, log } = request;
+  let manifestDescriptor = root.descriptor;
+  let manifestDoc = root;
+  let platform: Platform = { os: want.os, architecture: want.architecture };
+  let diskType = want.diskType;
+
+  if (root.kind === 'index') {
+    const walk = await findDisk(root, {
+      load: request.load,
+      accept: (offer) => fits(offer, want),
+      maxDepth: options.maxDepth,
+    });
+    if (!walk.found) throw noMatch(want, walk.offers, source.reference, walk.containers);
+    manifestDescriptor = walk.found.descriptor;
+    platform = manifestDescriptor.platform ?? platform;
+    diskType = walk.found.diskType;
+    manifestDoc = await request.load(manifestDescriptor);
+    if (manifestDoc.kind !== 'manifest') {
+      throw new OcipullError(
+        'MEDIA_TYPE_UNSUPPORTED',
+        `the ${diskType} entry ${manifestDescriptor.digest} points at an index, not a disk manifest`,
+        {
+          hint: 'a disktype entry must point at a one-layer image manifest',
+        },
+      );
+    }
+  } else {
+    // The reference names one manifest: it is the disk, unless its descriptor says otherwise.
+    const offer = offerOf(root.descriptor);
+    if (offer && !fits(offer, want)) throw noMatch(want, [offer], source.reference, 0);
+    platform = root.descriptor.platform ?? platform;
+  }
+  if (manifestDoc.kind !== 'manifest') throw new OcipullError('INTERNAL', 'selection ended on an index');
+
+  const facts = checkArtifact(
+    manifestDoc.manifest,
+    manifestDescriptor.digest,
+    want,
+    (ext) => options.codecForExtension(ext) !== undefined,
+  );
+  if (facts.format && want.format && facts.format !== want.format) {
+    log.warn(
+      `the ${diskType} disk is ${facts.format} (title ${facts.title}), not the ${want.format} the preset expects`,
+    );
+  }
+  const codecHint =
+    facts.codecExtension === undefined
+      ? undefined
+      : (options.codecForExtension(facts.codecExtension) ?? facts.codecExtension);
+  log.debug(
+    `selected ${diskType} ${platform.os}/${platform.architecture}: ${manifestDescriptor.digest} layer ${facts.layer.digest}`,
+  );
+  return {
+    manifestDescriptor,
+    manifest: manifestDoc.manifest,
+    layer: facts.layer,
+    diskType,
+    platform,
+    title: facts.title,
+    format: facts.format,
+    codecHint,
+  };
+}
+
+/** Codec for an extension: the registry first, then the extensions the built-in codecs use. */
+export function builtinCodecForExtension(ext: string): string | undefined {
+  return CODEC_EXTENSIONS[ext.toLowerCase()];
+}

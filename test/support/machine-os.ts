@@ -1,0 +1,222 @@
+/**
+ * Build OCI layouts in exactly the machine-os form (see MACHINE-OS-FORMAT.md) from compressed
+ * disk files, with the real LayoutStore. Deterministic: the same inputs give the same digests.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  Annotations,
+  type Descriptor,
+  digestOf,
+  EMPTY_DESCRIPTOR,
+  type ImageIndex,
+  LayoutStore,
+  MediaTypes,
+} from 'ocipull';
+import tar from 'tar-stream';
+
+export type MachineArch = 'x86_64' | 'aarch64';
+
+export interface DiskEntry {
+  /** The hypervisor: qemu, applehv, hyperv, wsl. */
+  diskType: string;
+  arch: MachineArch;
+  /** The (compressed) disk file: the layer's bytes. */
+  path: string;
+  /** Layer title; default `podman-machine.<arch>.<diskType>.<format>.<codec ext>`. */
+  title?: string;
+  /** Layer media type; default from the file's extension (`application/zstd` for `.zst`). */
+  mediaType?: string;
+  /** Leave the title annotation out. */
+  noTitle?: boolean;
+}
+
+export interface MachineOsOptions {
+  tag?: string;
+  disks: DiskEntry[];
+  /** Add amd64/arm64 bootable-container entries (no disktype) with small real gzip layers. */
+  containerImages?: boolean;
+  /** The tag points at an image index (as `skopeo copy --all` writes); otherwise index.json is the index. */
+  nested?: boolean;
+  /** Seed 001's format: the layer is a tar (gzip when 'gzip') holding the disk file under its title. */
+  oneFileTar?: boolean | 'gzip';
+}
+
+export interface BuiltDisk {
+  diskType: string;
+  arch: MachineArch;
+  manifestDigest: string;
+  blobDigest: string;
+  blobSize: number;
+  title: string;
+  /** The manifest's descriptor as listed in the machine-os index. */
+  descriptor: Descriptor;
+}
+
+export interface MachineOsLayout {
+  layoutDir: string;
+  /** Digest of the machine-os index: a blob when nested, the bytes of index.json otherwise. */
+  indexDigest: string;
+  disks: BuiltDisk[];
+}
+
+const FORMATS: Record<string, string> = {
+  qemu: 'qcow2',
+  applehv: 'raw',
+  libkrun: 'raw',
+  hyperv: 'vhdx',
+  wsl: 'tar',
+};
+const CODEC_MEDIA: Record<string, string> = {
+  zst: 'application/zstd',
+  xz: 'application/x-xz',
+  gz: 'application/gzip',
+  bz2: 'application/x-bzip2',
+  zip: 'application/zip',
+};
+
+function codecExtension(path: string): string | undefined {
+  const ext = /\.([a-z0-9]+)$/.exec(basename(path))?.[1];
+  return ext && ext in CODEC_MEDIA ? ext : undefined;
+}
+
+function defaultTitle(disk: DiskEntry): string {
+  const ext = codecExtension(disk.path);
+  const format = FORMATS[disk.diskType] ?? 'img';
+  return `podman-machine.${disk.arch}.${disk.diskType}.${format}${ext ? `.${ext}` : ''}`;
+}
+
+/** A deterministic tar holding the given files (mtime 0, root owner). */
+export async function tarOf(files: { name: string; data: Buffer }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('end', () => resolve(Buffer.concat(chunks)));
+    pack.on('error', reject);
+  });
+  for (const file of files) {
+    pack.entry(
+      { name: file.name, size: file.data.length, mtime: new Date(0), mode: 0o644, uid: 0, gid: 0 },
+      file.data,
+    );
+  }
+  pack.finalize();
+  return done;
+}
+
+function gzip(bytes: Buffer): Buffer {
+  // node's gzip header has no name and mtime 0: deterministic.
+  return gzipSync(bytes, { level: 6 });
+}
+
+async function diskLayer(
+  store: LayoutStore,
+  disk: DiskEntry,
+  title: string,
+  options: MachineOsOptions,
+): Promise<Descriptor> {
+  if (options.oneFileTar) {
+    const tarred = await tarOf([{ name: title, data: await fsp.readFile(disk.path) }]);
+    const gz = options.oneFileTar === 'gzip';
+    const bytes = gz ? gzip(tarred) : tarred;
+    const info = await store.putBlob(bytes);
+    return {
+      mediaType: disk.mediaType ?? (gz ? MediaTypes.ociLayerTarGzip : MediaTypes.ociLayerTar),
+      ...info,
+    };
+  }
+  const info = await store.putBlob(createReadStream(disk.path));
+  const ext = codecExtension(disk.path);
+  return { mediaType: disk.mediaType ?? (ext ? CODEC_MEDIA[ext]! : 'application/octet-stream'), ...info };
+}
+
+async function containerImage(store: LayoutStore, arch: 'amd64' | 'arm64'): Promise<Descriptor> {
+  const tarred = await tarOf([
+    { name: 'etc/os-release', data: Buffer.from(`ID=ocipull-test\nARCH=${arch}\n`) },
+  ]);
+  const layer = await store.putBlob(gzip(tarred));
+  const diffId = digestOf(tarred);
+  const config = await store.putJson(
+    {
+      architecture: arch,
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [],
+    },
+    MediaTypes.ociConfig,
+  );
+  const manifest = await store.putJson(
+    {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config,
+      layers: [{ mediaType: MediaTypes.ociLayerTarGzip, ...layer }],
+    },
+    MediaTypes.ociManifest,
+  );
+  return { ...manifest, platform: { architecture: arch, os: 'linux' } };
+}
+
+/** Write a machine-os layout into `dir` (created if needed). */
+export async function buildMachineOsLayout(dir: string, options: MachineOsOptions): Promise<MachineOsLayout> {
+  const store = await LayoutStore.init(dir);
+  // The config is inline (`data: e30=`), but skopeo and umoci read it from blobs/ regardless.
+  await store.putBlob(Buffer.from('{}'), EMPTY_DESCRIPTOR);
+  const entries: Descriptor[] = [];
+  const disks: BuiltDisk[] = [];
+  if (options.containerImages) {
+    entries.push(await containerImage(store, 'amd64'), await containerImage(store, 'arm64'));
+  }
+  for (const disk of options.disks) {
+    const title = disk.title ?? defaultTitle(disk);
+    const layer = await diskLayer(store, disk, title, options);
+    const layerDescriptor: Descriptor = disk.noTitle
+      ? layer
+      : { ...layer, annotations: { [Annotations.title]: title } };
+    const manifest = await store.putJson(
+      {
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: { ...EMPTY_DESCRIPTOR },
+        layers: [layerDescriptor],
+      },
+      MediaTypes.ociManifest,
+    );
+    const descriptor: Descriptor = {
+      ...manifest,
+      annotations: { [Annotations.diskType]: disk.diskType },
+      platform: { architecture: disk.arch, os: 'linux' },
+    };
+    entries.push(descriptor);
+    disks.push({
+      diskType: disk.diskType,
+      arch: disk.arch,
+      manifestDigest: manifest.digest,
+      blobDigest: layer.digest,
+      blobSize: layer.size,
+      title,
+      descriptor,
+    });
+  }
+  if (options.nested) {
+    const index = await store.putJson(
+      { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries },
+      MediaTypes.ociIndex,
+    );
+    await store.addManifest(index, options.tag === undefined ? {} : { tag: options.tag });
+    return { layoutDir: dir, indexDigest: index.digest, disks };
+  }
+  const tag = options.tag;
+  const top: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociIndex,
+    manifests: entries.map((e) =>
+      tag === undefined ? e : { ...e, annotations: { ...e.annotations, [Annotations.refName]: tag } },
+    ),
+  };
+  await store.setIndex(top);
+  return { layoutDir: dir, indexDigest: digestOf(await fsp.readFile(join(dir, 'index.json'))), disks };
+}

@@ -1,0 +1,37 @@
+import { OcipullError } from 'ocipull';
+import type { Headers } from 'tar-stream';
+
+/** Entry types that are a regular file's bytes. */
+const REGULAR = new Set(['file', 'contiguous-file']);
+
+/**
+ * Check the one entry of a one-file tar layer and return the file name it carries.
+ * The name is the original file name (`myimage.qcow2.xz`); a leading `./` is fine, a directory
+ * prefix is dropped, an absolute or climbing path is refused.
+ */
+export function checkEntry(header: Headers): string {
+  const raw = header.name;
+  const shown = JSON.stringify(raw);
+  if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:/.test(raw)) {
+    throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} is an absolute path`, {
+      hint: 'the entry must be a relative file name, e.g. disk.qcow2.xz',
+    });
+  }
+  const parts = raw.split(/[/\\]+/).filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) {
+    throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} climbs out of its directory with ..`, {
+      hint: 'the entry must be a relative file name, e.g. disk.qcow2.xz',
+    });
+  }
+  const type = header.type ?? 'file';
+  if (!REGULAR.has(type)) {
+    throw new OcipullError('TAR_ENTRY_NOT_REGULAR', `tar entry ${shown} is a ${type}, not a regular file`, {
+      hint: 'a one-file tar layer holds the disk file only (FROM scratch + COPY disk /disk)',
+    });
+  }
+  const name = parts.at(-1);
+  if (name === undefined || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} has no usable file name`);
+  }
+  return name;
+}

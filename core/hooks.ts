@@ -95,8 +95,14 @@ function wrapTap(hookName: string) {
 // biome-ignore lint/suspicious/noExplicitAny: tapable's generic hook type
 type AnyHook = { intercept(interceptor: { register?: (tap: any) => any }): void };
 
-function guarded<H extends AnyHook>(name: string, hook: H): H {
-  hook.intercept({ register: wrapTap(name) });
+function guarded<H extends AnyHook>(name: string, hook: H, onTap?: () => void): H {
+  const wrap = wrapTap(name);
+  hook.intercept({
+    register: (tap: AnyTap) => {
+      onTap?.();
+      return wrap(tap);
+    },
+  });
   return hook;
 }
 
@@ -104,17 +110,21 @@ const mapKeys = new WeakMap<object, Set<string>>();
 
 function guardedMap<H extends AnyHook>(name: string, factory: () => H): HookMap<H> {
   const keys = new Set<string>();
-  const map = new HookMap<H>((key) => {
-    keys.add(String(key));
-    return guarded(`${name}[${String(key)}]`, factory());
-  });
+  const map = new HookMap<H>((key) =>
+    guarded(`${name}[${String(key)}]`, factory(), () => keys.add(String(key))),
+  );
   mapKeys.set(map, keys);
   return map;
 }
 
 /** Keys of a HookMap that have at least one tap (e.g. the transport schemes configured). */
-export function tappedKeys<H extends { isUsed(): boolean }>(map: HookMap<H>): string[] {
-  return [...(mapKeys.get(map) ?? [])].filter((key) => map.get(key)?.isUsed()).sort();
+export function tappedKeys<H>(map: HookMap<H>): string[] {
+  return [...(mapKeys.get(map) ?? [])].sort();
+}
+
+/** Whether a key of a HookMap has a tap (tapable's own isUsed also counts interceptors). */
+export function hasTaps<H>(map: HookMap<H>, key: string): boolean {
+  return mapKeys.get(map)?.has(key) ?? false;
 }
 
 export function createHooks(): Hooks {

@@ -13,7 +13,7 @@ export {
   toOcipullError,
   wrapPluginError,
 } from './errors/errors.js';
-export type { Hooks } from './hooks.js';
+export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
 export {
   checkLayoutVersion,
   checkTag,

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CodecRegistry } from './codecs.js';
 import { OcipullError } from './errors/errors.js';
-import { createHooks, type Hooks, tappedKeys } from './hooks.js';
+import { createHooks, type Hooks, hasTaps, tappedKeys } from './hooks.js';
 import { createLogger } from './log.js';
 import { hostArch } from './oci/platform.js';
 import { type PullRequest, runPull } from './pipeline/pull.js';
@@ -126,16 +126,17 @@ export class Orchestrator {
     ifRange?: string,
   ): Promise<FetchResponse> {
     const hook = this.hooks.fetch.get(source.scheme);
-    const response = hook?.isUsed()
-      ? await hook.promise({
-          source,
-          descriptor,
-          offset,
-          ifRange,
-          signal: signal ?? new AbortController().signal,
-          log: this.log,
-        })
-      : undefined;
+    const response =
+      hook && hasTaps(this.hooks.fetch, source.scheme)
+        ? await hook.promise({
+            source,
+            descriptor,
+            offset,
+            ifRange,
+            signal: signal ?? new AbortController().signal,
+            log: this.log,
+          })
+        : undefined;
     if (!response) {
       throw new OcipullError('NO_TRANSPORT', `no plugin fetches content for "${source.scheme}:" sources`, {
         hint: `the transport plugin for ${source.scheme}: must tap fetch.for('${source.scheme}')`,
@@ -152,9 +153,10 @@ export class Orchestrator {
     signal?: AbortSignal,
   ): Promise<Selection> {
     const hook = this.hooks.select.get(want.diskType);
-    const selection = hook?.isUsed()
-      ? await hook.promise({ source, root, want, load: (d) => this.load(source, d, signal), log: this.log })
-      : undefined;
+    const selection =
+      hook && hasTaps(this.hooks.select, want.diskType)
+        ? await hook.promise({ source, root, want, load: (d) => this.load(source, d, signal), log: this.log })
+        : undefined;
     if (!selection) {
       const known = this.diskTypes();
       throw new OcipullError('NO_SELECTOR', `no selection plugin handles disk type "${want.diskType}"`, {
@@ -168,13 +170,11 @@ export class Orchestrator {
 
   /** The cache service for this run, if a cache plugin is configured (asked once). */
   getCache(): Promise<BlobCache | undefined> {
-    this.cachePromise ??= this.hooks.cache.isUsed()
-      ? this.hooks.cache.promise({
-          dir: this.settings.cacheDir,
-          settings: this.settings.cache,
-          log: this.log,
-        })
-      : Promise.resolve(undefined);
+    this.cachePromise ??= this.hooks.cache.promise({
+      dir: this.settings.cacheDir,
+      settings: this.settings.cache,
+      log: this.log,
+    });
     return this.cachePromise;
   }
 

@@ -3,6 +3,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipullError, OcipullError } from '../errors/errors.js';
+import { hasTaps } from '../hooks.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { isTarLayerMediaType } from '../oci/media-types.js';
 import { normalizeArch } from '../oci/platform.js';
@@ -234,15 +235,16 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     out = await OutputFile.create(t.output, { sparse: settings.sparse, replace: settings.replace });
     const { kind, stream: layerStream } = await layerKind(selection, blob.stream);
     const unpackHook = orchestrator.hooks.unpack.get(kind);
-    const unpacked = unpackHook?.isUsed()
-      ? await unpackHook.promise({
-          layer,
-          selection,
-          input: layerStream,
-          signal: abort.signal,
-          log: orchestrator.log,
-        })
-      : undefined;
+    const unpacked =
+      unpackHook && hasTaps(orchestrator.hooks.unpack, kind)
+        ? await unpackHook.promise({
+            layer,
+            selection,
+            input: layerStream,
+            signal: abort.signal,
+            log: orchestrator.log,
+          })
+        : undefined;
     if (!unpacked) {
       throw new OcipullError('NO_UNPACKER', `no plugin unpacks ${kind} layers (${layer.mediaType})`, {
         hint: `add a plugin that taps unpack.for('${kind}'), e.g. ocipull-plugin-unpack-${kind}`,
@@ -254,7 +256,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       mediaType: layer.mediaType,
     });
     const decompressHook = orchestrator.hooks.decompress.get(codec);
-    if (!decompressHook?.isUsed()) {
+    if (!decompressHook || !hasTaps(orchestrator.hooks.decompress, codec)) {
       throw new OcipullError(
         'NO_CODEC',
         `the disk is ${codec}-compressed and no plugin decompresses ${codec}`,

@@ -1,4 +1,5 @@
 import { OcipullError } from '../errors/errors.js';
+import { hasTaps } from '../hooks.js';
 import { verifyBytes } from '../oci/digest.js';
 import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
@@ -33,15 +34,16 @@ export async function openSource(
   const ref = parseSourceRef(raw);
   const hook = orchestrator.hooks.resolve.get(ref.scheme);
   const signal = options.signal ?? new AbortController().signal;
-  const source = hook?.isUsed()
-    ? await hook.promise({
-        ref,
-        options: options.transport ?? orchestrator.settings.transport,
-        purpose: options.purpose,
-        signal,
-        log: orchestrator.log,
-      })
-    : undefined;
+  const source =
+    hook && hasTaps(orchestrator.hooks.resolve, ref.scheme)
+      ? await hook.promise({
+          ref,
+          options: options.transport ?? orchestrator.settings.transport,
+          purpose: options.purpose,
+          signal,
+          log: orchestrator.log,
+        })
+      : undefined;
   if (!source) {
     const known = orchestrator.transportSchemes();
     throw new OcipullError('NO_TRANSPORT', `no transport plugin handles "${ref.scheme}:" sources`, {

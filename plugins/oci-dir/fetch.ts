@@ -1,0 +1,45 @@
+import { promises as fsp } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { type FetchRequest, type FetchResponse, layoutBlobPath, OcipullError } from 'ocipull';
+import { LayoutSource } from './source.js';
+
+/**
+ * Open `blobs/<alg>/<hex>` from `offset` on. The core verifies digest and size as the bytes flow;
+ * a file whose length differs from its descriptor is refused here already (SIZE_MISMATCH), since
+ * a short local file would otherwise look like a truncated download worth retrying.
+ */
+export async function fetchBlob(request: FetchRequest): Promise<FetchResponse | undefined> {
+  const { source, descriptor, offset } = request;
+  if (!(source instanceof LayoutSource)) return undefined;
+  const memory = source.synthetic.get(descriptor.digest);
+  if (memory) {
+    return { body: Readable.from([memory.subarray(offset)]), offset, total: memory.length };
+  }
+  const path = layoutBlobPath(source.dir, descriptor.digest);
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new OcipullError(
+      'BLOB_NOT_FOUND',
+      code === 'ENOENT'
+        ? `layout ${source.dir} has no blob ${descriptor.digest} (expected at ${path})`
+        : `cannot open blob ${descriptor.digest} of layout ${source.dir}: ${(error as Error).message}`,
+      { hint: 'the layout is incomplete: copy it again (skopeo copy, ocipull pack)', cause: error },
+    );
+  }
+  const { size } = await handle.stat();
+  if (size !== descriptor.size) {
+    await handle.close();
+    throw new OcipullError(
+      'SIZE_MISMATCH',
+      `blob ${descriptor.digest} of layout ${source.dir} is ${size} bytes, but its descriptor says ${descriptor.size}`,
+      { data: { digest: descriptor.digest, expectedSize: descriptor.size, receivedSize: size } },
+    );
+  }
+  const body = handle.createReadStream({ start: offset, highWaterMark: 1 << 20 });
+  request.signal.addEventListener('abort', () => body.destroy(), { once: true });
+  return { body, offset, total: size, url: pathToFileURL(path).href };
+}

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerConfig } from './config.js';
+import { registerInspect } from './inspect.js';
 import { registerPull } from './pull.js';
 
 /** Every CLI command, in the order `--help` lists them. One line per command. */
-export const COMMANDS: ((program: Command, context: CliContext) => void)[] = [registerPull, registerConfig];
+export const COMMANDS: ((program: Command, context: CliContext) => void)[] = [
+  registerPull,
+  registerInspect,
+  registerConfig,
+];

@@ -1,0 +1,201 @@
+import type { Command } from 'commander';
+import { toOcipullError } from '../../errors/errors.js';
+import { Annotations, isIndexMediaType } from '../../oci/media-types.js';
+import type { Orchestrator } from '../../orchestrator.js';
+import { majorMinor } from '../../pipeline/pull.js';
+import type { Descriptor, LoadedDocument, Source } from '../../types.js';
+import { addConfigOptions, addTransportOptions, type CliContext, type CommonFlags } from '../context.js';
+
+/** One index entry as `inspect` reports it. */
+interface EntryReport {
+  digest: string;
+  platform: { os?: string; architecture?: string; variant?: string };
+  /** Present on disk entries only. */
+  diskType?: string;
+  title?: string;
+  /** Disks: the layer (download) size; container images: config + layers. */
+  size?: number;
+  /** Disks: the layer's media type; container images: the manifest's. */
+  mediaType: string;
+  layerDigest?: string;
+  layers?: number;
+  /** The index that lists this entry (differs from the root's when indexes nest). */
+  index: string;
+  error?: { code: string; message: string };
+}
+
+interface InspectReport {
+  source: string;
+  digest: string;
+  mediaType: string;
+  disks: EntryReport[];
+  containerImages: EntryReport[];
+}
+
+const MAX_DEPTH = 4;
+
+async function describeEntry(
+  orchestrator: Orchestrator,
+  source: Source,
+  entry: Descriptor,
+  index: string,
+  signal: AbortSignal,
+) {
+  const diskType = entry.annotations?.[Annotations.diskType];
+  const report: EntryReport = {
+    digest: entry.digest,
+    platform: {
+      os: entry.platform?.os,
+      architecture: entry.platform?.architecture,
+      variant: entry.platform?.variant,
+    },
+    ...(diskType === undefined ? {} : { diskType }),
+    mediaType: entry.mediaType,
+    index,
+  };
+  try {
+    const doc = await orchestrator.load(source, entry, signal);
+    if (doc.kind === 'manifest') {
+      const layers = doc.manifest.layers;
+      report.layers = layers.length;
+      if (diskType !== undefined) {
+        const layer = layers[0];
+        report.title = layer?.annotations?.[Annotations.title];
+        report.size = layer?.size;
+        report.mediaType = layer?.mediaType ?? entry.mediaType;
+        report.layerDigest = layer?.digest;
+      } else {
+        report.size = layers.reduce((sum, l) => sum + l.size, doc.manifest.config.size);
+      }
+    }
+  } catch (error) {
+    const e = toOcipullError(error);
+    report.error = { code: e.code, message: e.message };
+  }
+  return report;
+}
+
+export async function inspectSource(
+  orchestrator: Orchestrator,
+  raw: string,
+  signal: AbortSignal,
+): Promise<InspectReport> {
+  const settings = orchestrator.settings;
+  const transport = {
+    ...settings.transport,
+    defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
+  };
+  const source = await orchestrator.openSource(raw, { purpose: 'pull', transport, signal });
+  try {
+    const root = await orchestrator.load(source, source.root!, signal);
+    const report: InspectReport = {
+      source: source.reference,
+      digest: root.descriptor.digest,
+      mediaType: root.descriptor.mediaType,
+      disks: [],
+      containerImages: [],
+    };
+    const add = (entry: EntryReport) =>
+      (entry.diskType === undefined ? report.containerImages : report.disks).push(entry);
+    const seen = new Set<string>();
+    const walk = async (doc: LoadedDocument, depth: number): Promise<void> => {
+      if (doc.kind === 'manifest') {
+        add(await describeEntry(orchestrator, source, doc.descriptor, doc.descriptor.digest, signal));
+        return;
+      }
+      seen.add(doc.descriptor.digest);
+      for (const entry of doc.index.manifests) {
+        if (isIndexMediaType(entry.mediaType) && entry.annotations?.[Annotations.diskType] === undefined) {
+          if (depth >= MAX_DEPTH || seen.has(entry.digest)) continue;
+          await walk(await orchestrator.load(source, entry, signal), depth + 1);
+        } else {
+          add(await describeEntry(orchestrator, source, entry, doc.descriptor.digest, signal));
+        }
+      }
+    };
+    await walk(root, 0);
+    return report;
+  } finally {
+    await source.close?.();
+  }
+}
+
+function humanSize(bytes: number | undefined): string {
+  if (bytes === undefined) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function platformOf(e: EntryReport): string {
+  const p = e.platform;
+  if (!p.os && !p.architecture) return '-';
+  return [p.os ?? '?', p.architecture ?? '?', ...(p.variant ? [p.variant] : [])].join('/');
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
+export function formatInspect(report: InspectReport): string {
+  const lines = [`${report.source}`, `  ${report.mediaType} ${report.digest}`, ''];
+  const note = (e: EntryReport) => (e.error ? ` (${e.error.code}: ${e.error.message})` : '');
+  lines.push(`Disks (${report.disks.length}):`);
+  if (report.disks.length) {
+    const rows = report.disks.map((e) => [
+      e.diskType ?? '-',
+      platformOf(e),
+      e.title ?? '(no title)',
+      humanSize(e.size),
+      e.mediaType,
+      e.digest + note(e),
+    ]);
+    lines.push(
+      ...table(['DISKTYPE', 'PLATFORM', 'TITLE', 'SIZE', 'MEDIA TYPE', 'DIGEST'], rows).map((l) => `  ${l}`),
+    );
+  }
+  lines.push('', `Container images (${report.containerImages.length}, never pulled as disks):`);
+  if (report.containerImages.length) {
+    const rows = report.containerImages.map((e) => [
+      platformOf(e),
+      humanSize(e.size),
+      e.mediaType,
+      e.digest + note(e),
+    ]);
+    lines.push(...table(['PLATFORM', 'SIZE', 'MEDIA TYPE', 'DIGEST'], rows).map((l) => `  ${l}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerInspect(program: Command, context: CliContext): void {
+  const command = program
+    .command('inspect')
+    .summary('list the disks and images an index offers')
+    .description(
+      'Show the entries of an OCI index (registry or layout): for each disk its disktype, platform, title, size, media type and digest; container-image entries are listed apart.\n' +
+        'SOURCE is TRANSPORT:REFERENCE; without it the configured default source is inspected.',
+    )
+    .argument('[source]', 'TRANSPORT:REFERENCE to inspect');
+  addConfigOptions(command);
+  addTransportOptions(command);
+  command
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (raw: string | undefined, flags: CommonFlags) => {
+      context.json = Boolean(flags.json);
+      const { orchestrator } = await context.setup(flags);
+      const report = await inspectSource(
+        orchestrator,
+        raw ?? orchestrator.settings.defaultSource,
+        context.signal,
+      );
+      context.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report));
+    });
+}

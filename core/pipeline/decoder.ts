@@ -1,0 +1,249 @@
+/**
+ * Shared machinery for codec plugins: run a decoder as a child process (writing straight into the
+ * output file, or piped through the sparse writer), or run an in-process decoder stream, with the
+ * same back-pressure, expansion limit, abort and error mapping either way.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, fstatSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { type Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isOcipullError, OcipullError } from '../errors/errors.js';
+import type { DecompressRequest, DecompressResult } from '../types.js';
+
+export type DecoderMode = 'auto' | 'child' | 'inprocess';
+export type DecodeFailure = 'corrupt' | 'truncated';
+
+const located = new Map<string, string | undefined>();
+
+/** The absolute path of an executable on PATH, or undefined. */
+export function findExecutable(name: string): string | undefined {
+  if (located.has(name)) return located.get(name);
+  let found: string | undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      found = join(dir, name);
+      break;
+    } catch {}
+  }
+  located.set(name, found);
+  return found;
+}
+
+/**
+ * The decoder mode a codec plugin runs in: its `mode` option, else `OCIPULL_CODEC_MODE_<NAME>`,
+ * else `OCIPULL_CODEC_MODE`, else `auto` (a child process when the tool is installed).
+ */
+export function decoderMode(option: unknown, codec: string): DecoderMode {
+  const env = process.env[`OCIPULL_CODEC_MODE_${codec.toUpperCase()}`] || process.env.OCIPULL_CODEC_MODE;
+  const value = option ?? env ?? 'auto';
+  if (value === 'auto' || value === 'child' || value === 'inprocess') return value;
+  throw new OcipullError('CONFIG_INVALID', `codec ${codec}: mode ${JSON.stringify(value)} is not known`, {
+    hint: 'use auto, child or inprocess',
+  });
+}
+
+export function decodeError(
+  codec: string,
+  kind: DecodeFailure,
+  detail: string,
+  cause?: unknown,
+): OcipullError {
+  const what = kind === 'truncated' ? 'ends before its end marker' : 'is corrupt';
+  return new OcipullError(
+    kind === 'truncated' ? 'DECOMPRESS_TRUNCATED' : 'DECOMPRESS_CORRUPT',
+    `the ${codec} stream ${what}: ${detail.trim()}`,
+    {
+      hint: 'the image was published damaged or mislabelled; no output was kept',
+      cause,
+    },
+  );
+}
+
+export function expansionError(limit: number): OcipullError {
+  return new OcipullError('EXPANSION_LIMIT', `decompressed output passed the ${limit}-byte limit`, {
+    hint: 'raise maxExpansionRatio in config if the image is genuine',
+  });
+}
+
+/** Counts bytes through and fails with EXPANSION_LIMIT past `limit`. */
+export function byteCounter(
+  limit: number | undefined,
+  onBytes?: (total: number) => void,
+): Transform & { total: number } {
+  const counter = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      counter.total += chunk.length;
+      onBytes?.(counter.total);
+      if (limit !== undefined && counter.total > limit) callback(expansionError(limit));
+      else callback(null, chunk);
+    },
+  }) as Transform & { total: number };
+  counter.total = 0;
+  return counter;
+}
+
+/** Re-chunk a stream into pieces of at most `size` bytes (bounds what one decoder call produces). */
+export function sliceChunks(size: number): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (source) {
+    for await (const chunk of source) {
+      for (let i = 0; i < chunk.length; i += size) yield chunk.subarray(i, i + size);
+    }
+  };
+}
+
+export interface ChildDecoder {
+  /** Executable path. */
+  command: string;
+  args: string[];
+  /** The child writes into `output.fd` itself (and makes its own holes); else its stdout goes through `output.createWriteStream()`. */
+  direct: boolean;
+  /** Exit status accepted as success, given what the child printed (default: status 0). */
+  succeeded?(status: number, stderr: string): boolean;
+  /** Which failure a non-zero exit was (default: `truncated` when stderr says the input ended early). */
+  classify?(stderr: string): DecodeFailure;
+}
+
+const TRUNCATED = /premature end|unexpected end|ends unexpectedly|truncated|incomplete/i;
+const PIPE_CODES = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET']);
+
+function settled(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('failed'),
+  );
+}
+
+/** Decode by piping the input into a child process. */
+export async function decodeWithChild(
+  request: DecompressRequest,
+  decoder: ChildDecoder,
+): Promise<DecompressResult> {
+  const { input, output, signal, maxOutputBytes, codec } = request;
+  signal.throwIfAborted();
+  const child = spawn(decoder.command, decoder.args, {
+    stdio: ['pipe', decoder.direct ? output.fd : 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    if (stderr.length < 8192) stderr += text;
+  });
+  const exited = new Promise<{ status: number | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (spawnError) => resolve({ status: null, spawnError }));
+    child.once('close', (status) => resolve({ status }));
+  });
+  let stopped: unknown;
+  const stop = (reason: unknown) => {
+    stopped ??= reason;
+    child.kill('SIGKILL');
+  };
+  const onAbort = () => stop(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  let inputError: unknown;
+  const onInputError = (error: unknown) => {
+    inputError ??= error;
+  };
+  input.once('error', onInputError);
+
+  let timer: NodeJS.Timeout | undefined;
+  let counter: ReturnType<typeof byteCounter> | undefined;
+  let draining: Promise<unknown> = Promise.resolve(undefined);
+  if (decoder.direct) {
+    if (maxOutputBytes !== undefined) {
+      timer = setInterval(() => {
+        if (fstatSync(output.fd).size > maxOutputBytes) stop(expansionError(maxOutputBytes));
+      }, 100);
+    }
+  } else {
+    counter = byteCounter(maxOutputBytes);
+    draining = settled(pipeline(child.stdout as Readable, counter, output.createWriteStream()));
+  }
+  try {
+    const fed = await settled(pipeline(input, child.stdin as Writable));
+    if (fed !== undefined) {
+      const code = (fed as { code?: string }).code;
+      // A child that died (corrupt data) closes its stdin: that is reported from its exit status.
+      if (inputError !== undefined || !code || !PIPE_CODES.has(code)) stop(inputError ?? fed);
+    }
+    const { status, spawnError } = await exited;
+    const drained = await draining;
+    if (stopped !== undefined) throw stopped;
+    if (spawnError) {
+      throw new OcipullError('NO_CODEC', `cannot run ${decoder.command}: ${spawnError.message}`, {
+        cause: spawnError,
+      });
+    }
+    if (isOcipullError(drained)) throw drained;
+    const ok = status !== null && (decoder.succeeded?.(status, stderr) ?? status === 0);
+    if (!ok) {
+      const kind = decoder.classify?.(stderr) ?? (TRUNCATED.test(stderr) ? 'truncated' : 'corrupt');
+      throw decodeError(codec, kind, firstLine(stderr) || `${decoder.command} exited with status ${status}`);
+    }
+    if (drained !== undefined) throw drained;
+    const bytesWritten = counter ? counter.total : fstatSync(output.fd).size;
+    if (maxOutputBytes !== undefined && bytesWritten > maxOutputBytes) throw expansionError(maxOutputBytes);
+    return { bytesWritten };
+  } finally {
+    clearInterval(timer);
+    signal.removeEventListener('abort', onAbort);
+    input.off('error', onInputError);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line.length > 0) ?? ''
+  );
+}
+
+/** A decoding step for `decodeInProcess`: a Transform stream or an async generator over the input. */
+export type InProcessDecoder = Transform | ((source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>);
+
+export interface InProcessOptions {
+  /** Turn what the decoder threw into DECOMPRESS_CORRUPT / DECOMPRESS_TRUNCATED. */
+  classify(error: unknown): DecodeFailure;
+  /** Feed the decoder at most this many input bytes at a time (bounds decoders that ignore back-pressure). */
+  sliceInput?: number;
+}
+
+/** Decode in this process: input → decoder → expansion limit → sparse writer, with back-pressure. */
+export async function decodeInProcess(
+  request: DecompressRequest,
+  decoder: InProcessDecoder | InProcessDecoder[],
+  options: InProcessOptions,
+): Promise<DecompressResult> {
+  const { input, output, signal, maxOutputBytes, codec } = request;
+  signal.throwIfAborted();
+  let inputError: unknown;
+  const onInputError = (error: unknown) => {
+    inputError ??= error;
+  };
+  input.once('error', onInputError);
+  const counter = byteCounter(maxOutputBytes);
+  const steps: Array<
+    Readable | Transform | Writable | ((s: AsyncIterable<Buffer>) => AsyncIterable<Buffer>)
+  > = [input];
+  if (options.sliceInput) steps.push(sliceChunks(options.sliceInput));
+  steps.push(...(Array.isArray(decoder) ? decoder : [decoder]), counter, output.createWriteStream());
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: pipeline's variadic overloads do not take an array
+    await (pipeline as any)(...steps, { signal });
+    return { bytesWritten: counter.total };
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    if (inputError !== undefined) throw inputError;
+    if (isOcipullError(error)) throw error;
+    const message = (error as Error)?.message ?? String(error);
+    throw decodeError(codec, options.classify(error), message, error);
+  } finally {
+    input.off('error', onInputError);
+  }
+}

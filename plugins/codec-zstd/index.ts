@@ -1,0 +1,69 @@
+import {
+  type DecompressRequest,
+  decodeInProcess,
+  decoderMode,
+  decodeWithChild,
+  findExecutable,
+  OcipullError,
+  type Orchestrator,
+  type Plugin,
+} from 'ocipull';
+import { zstdDecoder } from './inprocess.js';
+
+const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
+
+export interface ZstdCodecOptions {
+  /** `child` runs the `zstd` tool, `inprocess` uses zstd-napi, `auto` (default) the tool when installed. */
+  mode?: 'auto' | 'child' | 'inprocess';
+  /** The zstd executable (default: `zstd` on PATH). */
+  command?: string;
+}
+
+/** Zstandard frame magic, and the 16 skippable-frame magics (0x184D2A50..5F, little endian). */
+const MAGIC = [
+  Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd),
+  ...Array.from({ length: 16 }, (_, i) => Uint8Array.of(0x50 + i, 0x2a, 0x4d, 0x18)),
+];
+
+/** Decodes zstd (any number of frames) with `zstd -d` writing straight into the output, or zstd-napi. */
+export default class ZstdCodecPlugin implements Plugin {
+  readonly name = PLUGIN_NAME;
+  private readonly options: ZstdCodecOptions;
+
+  constructor(options: ZstdCodecOptions = {}) {
+    this.options = options;
+  }
+
+  apply(orchestrator: Orchestrator): void {
+    orchestrator.codecs.register({
+      name: 'zstd',
+      magic: MAGIC,
+      extensions: ['zst', 'zstd'],
+      mediaTypes: ['application/zstd'],
+    });
+    orchestrator.hooks.decompress.for('zstd').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
+  }
+
+  private decompress(request: DecompressRequest) {
+    const mode = decoderMode(this.options.mode, 'zstd');
+    const command = mode === 'inprocess' ? undefined : (this.options.command ?? findExecutable('zstd'));
+    if (command) {
+      // zstd makes holes itself when told to, even on a regular-file stdout.
+      const sparse = request.output.sparse ? '--sparse' : '--no-sparse';
+      return decodeWithChild(request, {
+        command,
+        args: ['-d', '-c', '-q', '--no-progress', sparse],
+        direct: true,
+      });
+    }
+    if (mode === 'child') {
+      throw new OcipullError('NO_CODEC', 'zstd mode is "child" but no zstd executable is on PATH', {
+        hint: 'install zstd, or use mode auto / inprocess',
+      });
+    }
+    return decodeInProcess(request, zstdDecoder(), {
+      classify: (error) =>
+        /ended|truncated/i.test((error as Error)?.message ?? '') ? 'truncated' : 'corrupt',
+    });
+  }
+}

@@ -52,8 +52,9 @@ export async function selectDisk(request: SelectRequest, options: SelectOptions)
     want,
     (ext) => options.codecForExtension(ext) !== undefined,
   );
+  // The title wins (it names the output); a different preset format is usual after --disk-type.
   if (facts.format && want.format && facts.format !== want.format) {
-    log.warn(
+    log.debug(
       `the ${diskType} disk is ${facts.format} (title ${facts.title}), not the ${want.format} the preset expects`,
     );
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
@@ -8,6 +8,23 @@ import type { DiskOutput } from '../types.js';
 const BLOCK = 4096;
 const STAGE = 1 << 20;
 const ZERO = Buffer.alloc(BLOCK);
+
+/** Temp files not yet committed or discarded: removed if the process exits first. */
+const live = new Set<string>();
+let exitHook = false;
+
+function track(path: string): void {
+  live.add(path);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const temp of live) {
+      try {
+        unlinkSync(temp);
+      } catch {}
+    }
+  });
+}
 
 function outputError(target: string, error: unknown): OcipullError {
   const code = (error as { code?: string }).code;
@@ -56,6 +73,7 @@ export class OutputFile implements DiskOutput {
     const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.ocipull-tmp`);
     try {
       const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
+      track(temp);
       return new OutputFile(target, temp, handle.fd, options.sparse, options.replace, handle);
     } catch (error) {
       throw outputError(target, error);
@@ -161,6 +179,7 @@ export class OutputFile implements DiskOutput {
         }
         await fsp.rm(this.path, { force: true });
       }
+      live.delete(this.path);
       const dir = await fsp.open(dirname(this.target), 'r');
       try {
         await dir.sync();
@@ -176,6 +195,7 @@ export class OutputFile implements DiskOutput {
   async discard(): Promise<void> {
     await this.close();
     await fsp.rm(this.path, { force: true });
+    live.delete(this.path);
   }
 
   private async close(): Promise<void> {

@@ -1,0 +1,146 @@
+/**
+ * Where to pull a reference from, in order: mirrors from the config (`mirrors`), then those of
+ * containers' registries.conf (`[[registry]]` with `[[registry.mirror]]`, containers-registries.conf(5)),
+ * then the origin (possibly rewritten by `location`). A mirror that fails falls through to the next.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { OcipullError } from 'ocipull';
+import type { RegistryReference } from './reference.js';
+import { parseToml, type TomlTable } from './toml.js';
+
+export interface MirrorEntry {
+  location: string;
+  insecure?: boolean;
+  /** `all` (default), `digest-only`, `tag-only`. */
+  pullFromMirror?: string;
+}
+
+export interface RegistryEntry {
+  prefix: string;
+  location: string;
+  insecure?: boolean;
+  blocked?: boolean;
+  mirrorByDigestOnly?: boolean;
+  mirrors: MirrorEntry[];
+}
+
+export interface Endpoint {
+  /** Registry host[:port] for credentials and the API. */
+  registry: string;
+  repository: string;
+  mirror: boolean;
+  insecure: boolean;
+}
+
+/** The registries.conf to read: explicit path, none (false), or containers' usual places. */
+export function registriesConfPath(
+  option: string | false | undefined,
+  env = process.env,
+): string | undefined {
+  if (option === false) return undefined;
+  if (option) return option;
+  if (env.CONTAINERS_REGISTRIES_CONF) return env.CONTAINERS_REGISTRIES_CONF;
+  const user = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers', 'registries.conf');
+  if (existsSync(user)) return user;
+  return existsSync('/etc/containers/registries.conf') ? '/etc/containers/registries.conf' : undefined;
+}
+
+export function parseRegistriesConf(text: string, file: string): RegistryEntry[] {
+  const doc = parseToml(text, file);
+  const list = Array.isArray(doc.registry) ? (doc.registry as TomlTable[]) : [];
+  return list.map((r, i) => {
+    const location = typeof r.location === 'string' ? r.location : '';
+    const prefix = typeof r.prefix === 'string' && r.prefix ? r.prefix : location;
+    if (!prefix) {
+      throw new OcipullError(
+        'CONFIG_LOAD_FAILED',
+        `${file}: [[registry]] number ${i + 1} has neither prefix nor location`,
+      );
+    }
+    const mirrors = (Array.isArray(r.mirror) ? (r.mirror as TomlTable[]) : []).map((m) => ({
+      location: String(m.location ?? ''),
+      insecure: m.insecure === true,
+      pullFromMirror:
+        typeof m['pull-from-mirror'] === 'string' ? (m['pull-from-mirror'] as string) : undefined,
+    }));
+    return {
+      prefix,
+      location: location || prefix,
+      insecure: r.insecure === true,
+      blocked: r.blocked === true,
+      mirrorByDigestOnly: r['mirror-by-digest-only'] === true,
+      mirrors: mirrors.filter((m) => m.location),
+    };
+  });
+}
+
+export function loadRegistriesConf(path: string | undefined): RegistryEntry[] {
+  if (!path) return [];
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new OcipullError(
+      'CONFIG_LOAD_FAILED',
+      `cannot read registries.conf ${path}: ${(error as Error).message}`,
+    );
+  }
+  return parseRegistriesConf(text, path);
+}
+
+/** Does `prefix` (`host[/path]` or `*.domain`) cover `name` (`host/repo`)? Returns the matched length. */
+function matchPrefix(prefix: string, name: string): number {
+  if (prefix.startsWith('*.')) {
+    const host = name.split('/')[0]!;
+    return host.endsWith(prefix.slice(1)) ? prefix.length : -1;
+  }
+  if (name === prefix || name.startsWith(`${prefix}/`)) return prefix.length;
+  return -1;
+}
+
+/** `mirror:5000/pm` standing in for prefix `quay.io/podman`: `quay.io/podman/machine-os` → host + repository. */
+function rewrite(location: string, prefix: string, name: string): { registry: string; repository: string } {
+  const rest = prefix.startsWith('*.') ? name.slice(name.indexOf('/')) : name.slice(prefix.length);
+  const full = `${location.replace(/\/+$/, '')}${rest}`;
+  const slash = full.indexOf('/');
+  return { registry: full.slice(0, slash), repository: full.slice(slash + 1) };
+}
+
+export function endpointsFor(
+  ref: RegistryReference,
+  configMirrors: Record<string, string[]> | undefined,
+  conf: RegistryEntry[],
+): Endpoint[] {
+  const name = `${ref.registry}/${ref.repository}`;
+  const out: Endpoint[] = [];
+  const add = (e: Endpoint) => {
+    if (!out.some((o) => o.registry === e.registry && o.repository === e.repository)) out.push(e);
+  };
+  // Config mirrors: keyed by registry host, or host/path prefix; the longest match wins.
+  const configKey = Object.keys(configMirrors ?? {})
+    .filter((k) => matchPrefix(k, name) >= 0)
+    .sort((a, b) => b.length - a.length)[0];
+  for (const location of configKey ? configMirrors![configKey]! : []) {
+    add({ ...rewrite(location, configKey!, name), mirror: true, insecure: false });
+  }
+  let best: RegistryEntry | undefined;
+  for (const entry of conf) {
+    if (matchPrefix(entry.prefix, name) > (best ? matchPrefix(best.prefix, name) : -1)) best = entry;
+  }
+  if (best?.blocked) {
+    throw new OcipullError('DENIED', `${name} is blocked by registries.conf (prefix ${best.prefix})`);
+  }
+  const byDigest = ref.digest !== undefined;
+  for (const m of best?.mirrors ?? []) {
+    const mode = best!.mirrorByDigestOnly ? 'digest-only' : (m.pullFromMirror ?? 'all');
+    if ((mode === 'digest-only' && !byDigest) || (mode === 'tag-only' && byDigest)) continue;
+    add({ ...rewrite(m.location, best!.prefix, name), mirror: true, insecure: m.insecure === true });
+  }
+  const origin = best
+    ? rewrite(best.location, best.prefix, name)
+    : { registry: ref.registry, repository: ref.repository };
+  add({ ...origin, mirror: false, insecure: best?.insecure === true });
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * `resolve.for('docker')`: parse the reference, work out the endpoints (mirrors, origin), then
+ * fetch the root manifest from the first endpoint that has it, so "not found" surfaces at once.
+ */
+import { isOcipullError, OcipullError, type Orchestrator, type ResolveRequest } from 'ocipull';
+import { findCredential, parseCreds } from './auth/credentials.js';
+import type { CredentialLookup } from './auth/session.js';
+import { RegistryClient } from './client.js';
+import { getRegistryHooks } from './hooks.js';
+import { DEFAULT_TIMEOUTS, HttpClient, type Timeouts } from './http.js';
+import { getManifest } from './manifests.js';
+import { endpointsFor, loadRegistriesConf, registriesConfPath } from './mirrors.js';
+import { apiHost, formatReference, manifestReference, parseReference, withDefaultTag } from './reference.js';
+import { defaultRetryPolicy } from './retry.js';
+import { type ActiveEndpoint, RegistrySource } from './source.js';
+import { TlsPolicy } from './tls.js';
+
+/** Tunables from the plugin's options and `transports.docker` in config. */
+export interface RegistrySettings {
+  /** Retries per request (connection errors, 408, 429, 5xx). */
+  retries?: number;
+  /** Longest pause between body chunks, and wait for response headers, in ms. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** certs.d directories to read instead of the usual ones. */
+  certDirs?: string[];
+}
+
+function number(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+export async function resolveDocker(
+  orchestrator: Orchestrator,
+  defaults: RegistrySettings,
+  request: ResolveRequest,
+): Promise<RegistrySource> {
+  const { options, log, signal } = request;
+  const parsed = parseReference(request.ref.rest);
+  const ref = request.purpose === 'push' ? parsed : withDefaultTag(parsed, options.defaultTag);
+  const settings = { ...defaults, ...((options.settings ?? {}) as RegistrySettings) };
+  const hooks = getRegistryHooks(orchestrator);
+
+  const conf = loadRegistriesConf(registriesConfPath(options.registriesConf));
+  const endpoints = await hooks.endpoints.promise(endpointsFor(ref, options.mirrors, conf), ref);
+  const tls = new TlsPolicy({
+    tlsVerify: options.tlsVerify,
+    insecureRegistries: options.insecureRegistries,
+    certDirs: settings.certDirs,
+  });
+  for (const e of endpoints) if (e.insecure) tls.addInsecure(apiHost(e.registry));
+  const timeouts: Timeouts = {
+    connectMs: number(settings.connectTimeoutMs) ?? DEFAULT_TIMEOUTS.connectMs,
+    headersMs: number(settings.timeoutMs) ?? DEFAULT_TIMEOUTS.headersMs,
+    bodyMs: number(settings.timeoutMs) ?? DEFAULT_TIMEOUTS.bodyMs,
+  };
+  const http = new HttpClient(
+    tls,
+    defaultRetryPolicy(number(settings.retries) !== undefined ? { retries: settings.retries } : {}),
+    timeouts,
+  );
+
+  const lookupFor =
+    (registry: string): CredentialLookup =>
+    async (repository, tried) => {
+      if (options.creds) {
+        tried.push('--creds');
+        return parseCreds(options.creds);
+      }
+      if (hooks.authenticate.isUsed()) {
+        tried.push('authenticate hook');
+        const found = await hooks.authenticate.promise({ registry, repository, log });
+        if (found) return found;
+      }
+      return findCredential(registry, repository, { authfile: options.authfile }, tried);
+    };
+  const active: ActiveEndpoint[] = endpoints.map((e) => ({
+    client: new RegistryClient(apiHost(e.registry), http, lookupFor(e.registry)),
+    repository: e.repository,
+    mirror: e.mirror,
+  }));
+
+  if (request.purpose === 'push')
+    return new RegistrySource(
+      ref,
+      active.filter((e) => !e.mirror),
+      http,
+    );
+  if (options.offline) {
+    await http.close();
+    throw new OcipullError(
+      'OFFLINE',
+      `--offline: cannot resolve docker://${formatReference(ref)} without the network`,
+    );
+  }
+  const wanted = manifestReference(ref);
+  let firstMirrorError: unknown;
+  for (const [i, endpoint] of active.entries()) {
+    try {
+      const fetched = await getManifest(endpoint.client, endpoint.repository, wanted, { signal, log });
+      log.debug(
+        `resolved docker://${formatReference(ref)} to ${fetched.descriptor.digest} at ${endpoint.client.host}`,
+      );
+      const ordered = [endpoint, ...active.filter((_, j) => j !== i)];
+      return new RegistrySource(ref, ordered, http, fetched.descriptor, fetched.bytes);
+    } catch (error) {
+      if (signal.aborted) {
+        await http.close();
+        throw error;
+      }
+      if (endpoint.mirror) {
+        firstMirrorError ??= error;
+        log.info(
+          `mirror ${endpoint.client.host} failed for ${wanted}: ${(error as Error).message}; trying the next`,
+        );
+        continue;
+      }
+      if (isOcipullError(error, 'TAG_NOT_FOUND'))
+        await addTagHint(error, new RegistrySource(ref, [endpoint], http), signal);
+      await http.close();
+      throw error;
+    }
+  }
+  await http.close();
+  throw firstMirrorError ?? new OcipullError('INTERNAL', 'no registry endpoint to try');
+}
+
+async function addTagHint(error: OcipullError, source: RegistrySource, signal: AbortSignal): Promise<void> {
+  try {
+    const tags = await source.listTags(signal);
+    const shown = tags.slice(-20);
+    error.hint = tags.length
+      ? `existing tags${tags.length > shown.length ? ` (last ${shown.length} of ${tags.length})` : ''}: ${shown.join(', ')}`
+      : 'the repository has no tags';
+  } catch {
+    // listing is a courtesy: the not-found error stands on its own
+  }
+}

@@ -1,27 +1,182 @@
+/**
+ * Progress display for the CLI, fed by `hooks.progress`: bars on a terminal (cli-progress), a plain
+ * line every few seconds otherwise, JSON lines for GUIs, or nothing. Download counts blob bytes,
+ * decompression counts bytes written to the disk file.
+ */
+import cliProgress from 'cli-progress';
 import type { Orchestrator } from '../orchestrator.js';
+import type { Phase, ProgressEvent } from '../types.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'json' | 'none';
 
-/** Minimal reporter (the codec/progress work replaces it with bars and JSON lines). Returns a detach function. */
+const PLUGIN_NAME = 'ocipull-cli-progress';
+const PLAIN_INTERVAL_MS = Number(process.env.OCIPULL_PROGRESS_INTERVAL_MS ?? 5000);
+
+/** `1536` → `1.5 KiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/** Bytes, total and rate of the byte-counting phases. */
+class Meter {
+  private readonly started = new Map<Phase, number>();
+
+  /** Bytes per second since the phase's first event. */
+  rate(event: ProgressEvent, now: number): number | undefined {
+    if (event.bytes === undefined) return undefined;
+    const start = this.started.get(event.phase);
+    if (start === undefined) {
+      this.started.set(event.phase, now);
+      return undefined;
+    }
+    const seconds = (now - start) / 1000;
+    return seconds > 0 ? Math.round(event.bytes / seconds) : undefined;
+  }
+}
+
+function describe(event: ProgressEvent, rate: number | undefined): string {
+  const parts: string[] = [event.phase];
+  if (event.message) parts.push(event.message);
+  if (event.bytes !== undefined) {
+    const total = event.total
+      ? ` / ${formatBytes(event.total)} (${Math.floor((100 * event.bytes) / event.total)}%)`
+      : '';
+    parts.push(`${formatBytes(event.bytes)}${total}`);
+  }
+  if (rate !== undefined) parts.push(`${formatBytes(rate)}/s`);
+  return parts.join(' ');
+}
+
+/**
+ * Show progress of the orchestrator's pulls on `stream` (stderr in the CLI). `auto` draws bars
+ * when `stream` is a TTY and prints plain lines otherwise. Returns a function that stops the
+ * display (bars are finished and the cursor restored).
+ */
 export function attachProgress(
   orchestrator: Orchestrator,
   mode: ProgressMode,
-  stream: NodeJS.WritableStream,
+  stream: NodeJS.WritableStream & { isTTY?: boolean },
 ): () => void {
   if (mode === 'none') return () => {};
-  let last = 0;
-  orchestrator.hooks.progress.tap('ocipull-cli-progress', (event) => {
-    const now = Date.now();
-    if (mode === 'json') {
-      stream.write(`${JSON.stringify(event)}\n`);
-      return;
-    }
-    if (event.phase === 'done' || now - last > 3000) {
-      last = now;
-      stream.write(
-        `${event.phase}${event.bytes !== undefined ? ` ${event.bytes} bytes` : ''}${event.message ? ` ${event.message}` : ''}\n`,
-      );
+  const effective = mode === 'auto' ? (stream.isTTY ? 'bars' : 'plain') : mode;
+  let active = true;
+  const meter = new Meter();
+  const report =
+    effective === 'json'
+      ? jsonReporter(stream, meter)
+      : effective === 'bars'
+        ? barReporter(stream, meter)
+        : plainReporter(stream, meter);
+  orchestrator.hooks.progress.tap(PLUGIN_NAME, (event) => {
+    if (!active) return;
+    try {
+      report.event(event);
+    } catch {
+      // A display problem never fails a pull.
     }
   });
-  return () => {};
+  orchestrator.hooks.failed.tap(PLUGIN_NAME, () => {
+    if (active) report.stop();
+  });
+  return () => {
+    if (!active) return;
+    active = false;
+    report.stop();
+  };
+}
+
+interface Reporter {
+  event(event: ProgressEvent): void;
+  stop(): void;
+}
+
+function jsonReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
+  return {
+    event(event) {
+      const line = {
+        phase: event.phase,
+        bytes: event.bytes,
+        total: event.total,
+        rate: meter.rate(event, Date.now()),
+        message: event.message,
+      };
+      stream.write(`${JSON.stringify(line)}\n`);
+    },
+    stop() {},
+  };
+}
+
+function plainReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
+  const lastLine = new Map<Phase, number>();
+  return {
+    event(event) {
+      const now = Date.now();
+      const rate = meter.rate(event, now);
+      const counting = event.phase === 'download' || event.phase === 'decompress';
+      const last = lastLine.get(event.phase);
+      // Phase changes at once, byte counts every few seconds (a log, not an animation).
+      if (counting && last !== undefined && now - last < PLAIN_INTERVAL_MS) return;
+      lastLine.set(event.phase, now);
+      if (event.phase === 'write') return;
+      stream.write(`ocipull: ${describe(event, rate)}\n`);
+    },
+    stop() {},
+  };
+}
+
+function barReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
+  const multibar = new cliProgress.MultiBar(
+    {
+      stream: stream as NodeJS.WritableStream,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      barsize: 30,
+      etaBuffer: 40,
+      fps: 8,
+      format: '{label} [{bar}] {percentage}% | {done} / {size} | {speed} | ETA {eta_formatted}',
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<Phase, cliProgress.SingleBar>();
+  let stopped = false;
+  const payload = (event: ProgressEvent, rate: number | undefined) => ({
+    label: event.phase === 'download' ? 'download  ' : 'decompress',
+    done: formatBytes(event.bytes ?? 0),
+    size: event.total ? formatBytes(event.total) : '?',
+    speed: rate ? `${formatBytes(rate)}/s` : '-',
+  });
+  return {
+    event(event) {
+      if (stopped) return;
+      if (event.phase !== 'download' && event.phase !== 'decompress') {
+        if (event.phase === 'done') {
+          for (const bar of bars.values()) bar.stop();
+        }
+        return;
+      }
+      const rate = meter.rate(event, Date.now());
+      let bar = bars.get(event.phase);
+      if (!bar) {
+        // Decompressed size is not known up front: bytes and rate, no bar.
+        const options = event.phase === 'decompress' ? { format: '{label} {done} written | {speed}' } : {};
+        bar = multibar.create(event.total ?? 0, 0, payload(event, rate), options);
+        bars.set(event.phase, bar);
+      }
+      if (event.total && event.total !== bar.getTotal()) bar.setTotal(event.total);
+      bar.update(event.bytes ?? 0, payload(event, rate));
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      multibar.stop();
+    },
+  };
 }

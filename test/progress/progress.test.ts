@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { createLogger, Orchestrator } from 'ocipull';
+import { attachProgress, formatBytes } from '../../core/cli/progress.js';
+
+function sink(isTTY: boolean) {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _enc, callback) {
+      text += chunk.toString();
+      callback();
+    },
+  }) as Writable & {
+    isTTY?: boolean;
+    columns?: number;
+    cursorTo?: unknown;
+    clearLine?: unknown;
+    moveCursor?: unknown;
+  };
+  if (isTTY) {
+    stream.isTTY = true;
+    stream.columns = 120;
+    stream.cursorTo = (_x: number, _y?: number, cb?: () => void) => cb?.() ?? true;
+    stream.clearLine = (_d: number, cb?: () => void) => cb?.() ?? true;
+    stream.moveCursor = (_x: number, _y: number, cb?: () => void) => cb?.() ?? true;
+  }
+  return { stream, text: () => text };
+}
+
+function emitPull(orchestrator: Orchestrator) {
+  const p = orchestrator.hooks.progress;
+  p.call({ phase: 'resolve', message: 'oci-dir:/x:5.5' });
+  p.call({ phase: 'select', message: 'qemu linux/x86_64' });
+  p.call({ phase: 'download', bytes: 1 << 20, total: 4 << 20 });
+  p.call({ phase: 'decompress', bytes: 3 << 20 });
+  p.call({ phase: 'download', bytes: 4 << 20, total: 4 << 20 });
+  p.call({ phase: 'decompress', bytes: 12 << 20 });
+  p.call({ phase: 'write', bytes: 12 << 20 });
+  p.call({ phase: 'done', bytes: 12 << 20 });
+}
+
+const quiet = () => new Orchestrator({ log: createLogger('silent') });
+
+describe('progress display', () => {
+  it('json: one JSON object per event with phase, bytes, total and rate', () => {
+    const orchestrator = quiet();
+    const out = sink(false);
+    const detach = attachProgress(orchestrator, 'json', out.stream);
+    emitPull(orchestrator);
+    detach();
+    const lines = out
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.length, 8);
+    assert.deepEqual(
+      lines.map((l) => l.phase),
+      ['resolve', 'select', 'download', 'decompress', 'download', 'decompress', 'write', 'done'],
+    );
+    assert.deepEqual(
+      { phase: lines[4].phase, bytes: lines[4].bytes, total: lines[4].total },
+      { phase: 'download', bytes: 4 << 20, total: 4 << 20 },
+    );
+    assert.equal(lines[5].bytes, 12 << 20, 'decompression counts output bytes');
+    assert.ok('rate' in lines[4] || lines[4].rate === undefined);
+  });
+
+  it('plain (and auto off a terminal): phase lines, byte counts at most every few seconds', () => {
+    const orchestrator = quiet();
+    const out = sink(false);
+    attachProgress(orchestrator, 'auto', out.stream);
+    emitPull(orchestrator);
+    const text = out.text();
+    assert.match(text, /^ocipull: resolve oci-dir:\/x:5\.5$/m);
+    assert.match(text, /^ocipull: download 1\.00 MiB \/ 4\.00 MiB \(25%\)$/m);
+    assert.equal(text.match(/download/g)?.length, 1, 'the second download event came too soon for a line');
+    assert.match(text, /^ocipull: done 12\.0 MiB$/m);
+    assert.doesNotMatch(text, /\x1b\[/, 'no terminal escapes');
+  });
+
+  it('none prints nothing', () => {
+    const orchestrator = quiet();
+    const out = sink(true);
+    attachProgress(orchestrator, 'none', out.stream);
+    emitPull(orchestrator);
+    assert.equal(out.text(), '');
+  });
+
+  it('auto on a terminal draws bars for download and decompression', () => {
+    const orchestrator = quiet();
+    const out = sink(true);
+    const detach = attachProgress(orchestrator, 'auto', out.stream);
+    emitPull(orchestrator);
+    detach();
+    const text = out.text();
+    assert.match(text, /download +\[[^\]]*\] 100% \| 4\.00 MiB \/ 4\.00 MiB/);
+    assert.match(text, /decompress 12\.0 MiB written/);
+  });
+
+  it('formats sizes', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(1536), '1.50 KiB');
+    assert.equal(formatBytes(2 * 1024 ** 3), '2.00 GiB');
+  });
+});

@@ -1,5 +1,5 @@
 import { OcipullError } from 'ocipull';
-import type { Headers } from 'tar-stream';
+import type { Header } from 'tar-stream';
 
 /** Entry types that are a regular file's bytes. */
 const REGULAR = new Set(['file', 'contiguous-file']);
@@ -9,7 +9,7 @@ const REGULAR = new Set(['file', 'contiguous-file']);
  * The name is the original file name (`myimage.qcow2.xz`); a leading `./` is fine, a directory
  * prefix is dropped, an absolute or climbing path is refused.
  */
-export function checkEntry(header: Headers): string {
+export function checkEntry(header: Pick<Header, 'name' | 'type'>): string {
   const raw = header.name;
   const shown = JSON.stringify(raw);
   if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:/.test(raw)) {

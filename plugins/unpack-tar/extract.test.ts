@@ -4,7 +4,10 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isOcipullError } from 'ocipull';
-import tar, { type Headers } from 'tar-stream';
+import tar, { type Header } from 'tar-stream';
+
+type Headers = Partial<Header> & { name: string };
+
 import { extractSingleFile } from './extract.js';
 
 /** Build a tar in memory from entries (header + content). */

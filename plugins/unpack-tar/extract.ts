@@ -71,8 +71,8 @@ export async function extractSingleFile(input: Readable, signal: AbortSignal): P
       return;
     }
     // Forwarded by hand: streamx's pipe would destroy `out` with the raw error before `fail` names it.
-    entry.on('data', (chunk: Buffer) => {
-      if (!out.write(chunk)) entry.pause();
+    entry.on('data', (chunk: unknown) => {
+      if (!out.write(chunk as Buffer)) entry.pause();
     });
     out.on('drain', () => entry.resume());
     entry.on('end', () => next());

@@ -1,0 +1,93 @@
+/**
+ * Machine-os layouts for the selection tests: one small real disk per (hypervisor, arch), each
+ * with its own seed so the output proves which entry was pulled.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { compress, makeDisk } from '../support/disks.js';
+import {
+  buildMachineOsLayout,
+  type DiskEntry,
+  type MachineArch,
+  type MachineOsOptions,
+  tarOf,
+} from '../support/machine-os.js';
+
+export const HYPERVISORS = ['qemu', 'applehv', 'hyperv', 'wsl'] as const;
+export const ARCHES: MachineArch[] = ['x86_64', 'aarch64'];
+export const FORMATS: Record<string, 'qcow2' | 'raw' | 'vhdx' | 'tar'> = {
+  qemu: 'qcow2',
+  applehv: 'raw',
+  hyperv: 'vhdx',
+  wsl: 'tar',
+};
+
+export interface SourceDisk {
+  diskType: string;
+  arch: MachineArch;
+  /** The uncompressed disk: what a pull must write. */
+  plain: string;
+  /** Its zstd-compressed form: the layer. */
+  compressed: string;
+  sha256: string;
+}
+
+export const sha256File = async (path: string) =>
+  createHash('sha256')
+    .update(await fsp.readFile(path))
+    .digest('hex');
+
+/** One small disk per hypervisor × arch in `dir` (raw disks are sparse 8 MiB files). */
+export async function makeSourceDisks(dir: string): Promise<SourceDisk[]> {
+  const disks: SourceDisk[] = [];
+  let seed = 10;
+  for (const diskType of HYPERVISORS) {
+    for (const arch of ARCHES) {
+      seed++;
+      const name = `${diskType}-${arch}.${FORMATS[diskType]}`;
+      let plain: string;
+      if (diskType === 'wsl') {
+        plain = join(dir, name);
+        await fsp.writeFile(
+          plain,
+          await tarOf([{ name: 'etc/os-release', data: Buffer.from(`ID=test\nSEED=${seed}\n`) }]),
+        );
+      } else {
+        plain = await makeDisk(dir, {
+          format: FORMATS[diskType] as 'qcow2' | 'raw' | 'vhdx',
+          sizeMiB: 8,
+          dataMiB: 0.25,
+          seed,
+          name,
+        });
+      }
+      disks.push({
+        diskType,
+        arch,
+        plain,
+        compressed: await compress(plain, 'zstd'),
+        sha256: await sha256File(plain),
+      });
+    }
+  }
+  return disks;
+}
+
+export function entries(disks: SourceDisk[], patch: Partial<DiskEntry> = {}): DiskEntry[] {
+  return disks.map((d) => ({ diskType: d.diskType, arch: d.arch, path: d.compressed, ...patch }));
+}
+
+export async function layoutOf(dir: string, disks: SourceDisk[], options: Partial<MachineOsOptions> = {}) {
+  return buildMachineOsLayout(dir, {
+    tag: 'latest',
+    containerImages: true,
+    disks: entries(disks),
+    ...options,
+  });
+}
+
+/** Pull flags every test passes: its own cache dir, quiet JSON output. */
+export function pullArgs(source: string, output: string, cacheDir: string, extra: string[] = []): string[] {
+  return ['pull', source, '-o', output, '--cache-dir', cacheDir, '--json', '--progress', 'none', ...extra];
+}

@@ -3,14 +3,29 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { Annotations, type Descriptor, EMPTY_DESCRIPTOR, LayoutStore, MediaTypes } from 'ocipull';
+import {
+  Annotations,
+  type Descriptor,
+  EMPTY_DESCRIPTOR,
+  isOcipullError,
+  LayoutStore,
+  MediaTypes,
+} from 'ocipull';
 import tar, { type Header } from 'tar-stream';
 
 type Headers = Partial<Header> & { name: string };
 
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/paths.js';
-import { entries, layoutOf, makeSourceDisks, pullArgs, type SourceDisk, sha256File } from './layouts.js';
+import {
+  entries,
+  layoutOf,
+  makeSourceDisks,
+  pullArgs,
+  pullInProcess,
+  type SourceDisk,
+  sha256File,
+} from './layouts.js';
 
 /** A layout whose `latest` tag is an index with one qemu x86_64 entry built from `layers`. */
 async function customLayout(
@@ -72,9 +87,10 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
     await fsp.mkdir(dir);
     return dir;
   };
-  const pull = (layout: string, out: string, extra: string[] = []) =>
+  const cacheDir = () => join(tmp.dir, 'cache');
+  const cli = (layout: string, out: string, extra: string[] = []) =>
     runCli(
-      pullArgs(`oci-dir:${layout}:latest`, out, join(tmp.dir, 'cache'), [
+      pullArgs(`oci-dir:${layout}:latest`, out, cacheDir(), [
         '--preset',
         'qemu',
         '--arch',
@@ -82,6 +98,13 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
         ...extra,
       ]),
     );
+  const pull = (layout: string, out: string, allowMissingTitle?: boolean) =>
+    pullInProcess(`oci-dir:${layout}:latest`, out, {
+      preset: 'qemu',
+      arch: 'x86_64',
+      cacheDir: cacheDir(),
+      allowMissingTitle,
+    });
 
   before(async () => {
     tmp = await tempDir('ocipull-artifact-');
@@ -91,11 +114,13 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
   });
   after(() => tmp.cleanup());
 
-  async function expectRefused(layout: string, code: string, exit: number, extra: string[] = []) {
+  async function expectRefused(layout: string, code: string) {
     const dir = await fresh();
-    const r = await pull(layout, `${dir}/`, extra);
-    assert.equal(r.code, exit, r.stderr);
-    assert.equal(JSON.parse(r.stdout).error.code, code, r.stderr);
+    await assert.rejects(pull(layout, `${dir}/`), (error) => {
+      assert.ok(isOcipullError(error), String(error));
+      assert.equal(error.code, code, error.message);
+      return true;
+    });
     assert.deepEqual(await fsp.readdir(dir), [], 'nothing is left at the output');
   }
 
@@ -107,9 +132,7 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
           oneFileTar: gzip ? 'gzip' : true,
           disks: entries([qemu], titled ? {} : { noTitle: true }),
         });
-        const r = await pull(layout.layoutDir, `${dir}/`);
-        assert.equal(r.code, 0, r.stderr);
-        const result = JSON.parse(r.stdout);
+        const result = await pull(layout.layoutDir, `${dir}/`);
         assert.equal(result.output, join(dir, 'podman-machine-default-amd64.qcow2'));
         assert.equal(await sha256File(result.output), qemu.sha256);
       });
@@ -121,10 +144,9 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
     const layout = (
       await layoutOf(join(dir, 'layout'), [qemu], { disks: entries([qemu], { noTitle: true }) })
     ).layoutDir;
-    await expectRefused(layout, 'ARTIFACT_NO_TITLE', 7);
+    await expectRefused(layout, 'ARTIFACT_NO_TITLE');
     const out = await fresh();
-    const r = await pull(layout, `${out}/`, ['--allow-missing-title']);
-    assert.equal(r.code, 0, r.stderr);
+    await pull(layout, `${out}/`, true);
     assert.equal(
       await sha256File(join(out, 'podman-machine-default-amd64.qcow2')),
       qemu.sha256,
@@ -137,7 +159,7 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
       const dir = await fresh();
       const layout = (await layoutOf(join(dir, 'layout'), [qemu], { disks: entries([qemu], { title }) }))
         .layoutDir;
-      await expectRefused(layout, 'ARTIFACT_TITLE_INVALID', 7);
+      await expectRefused(layout, 'ARTIFACT_TITLE_INVALID');
     });
   }
 
@@ -147,7 +169,25 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
       { bytes, mediaType: 'application/zstd', title: 'a.qcow2.zst' },
       { bytes: Buffer.from('second'), mediaType: 'application/octet-stream', title: 'b.qcow2' },
     ]);
-    await expectRefused(layout, 'ARTIFACT_LAYER_COUNT', 7);
+    await expectRefused(layout, 'ARTIFACT_LAYER_COUNT');
+  });
+
+  it('on the command line: the tar format pulls, a violation exits 7 with its code and leaves nothing', async () => {
+    const dir = await fresh();
+    const layout = await layoutOf(join(dir, 'layout'), [qemu], {
+      oneFileTar: 'gzip',
+      disks: entries([qemu]),
+    });
+    const ok = await cli(layout.layoutDir, join(dir, 'disk.qcow2'));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await sha256File(join(dir, 'disk.qcow2')), qemu.sha256);
+    const bad = await layoutOf(join(dir, 'bad'), [qemu], { disks: entries([qemu], { noTitle: true }) });
+    const out = await fresh();
+    const r = await cli(bad.layoutDir, `${out}/`);
+    assert.equal(r.code, 7, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'ARTIFACT_NO_TITLE');
+    assert.match(r.stderr, /--allow-missing-title/);
+    assert.deepEqual(await fsp.readdir(out), []);
   });
 
   const data = Buffer.from('not really a disk');
@@ -192,7 +232,7 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
             mediaType: gzip ? MediaTypes.ociLayerTarGzip : MediaTypes.ociLayerTar,
           },
         ]);
-        await expectRefused(layout, c.code, 7);
+        await expectRefused(layout, c.code);
       });
     }
   }

@@ -4,7 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createLogger, type PullResult } from 'ocipull';
+import { type CliOverrides, createOrchestrator, resolveConfig } from '../../core/config/resolve.js';
 import { compress, makeDisk } from '../support/disks.js';
 import {
   buildMachineOsLayout,
@@ -90,4 +92,18 @@ export async function layoutOf(dir: string, disks: SourceDisk[], options: Partia
 /** Pull flags every test passes: its own cache dir, quiet JSON output. */
 export function pullArgs(source: string, output: string, cacheDir: string, extra: string[] = []): string[] {
   return ['pull', source, '-o', output, '--cache-dir', cacheDir, '--json', '--progress', 'none', ...extra];
+}
+
+/**
+ * A pull in this process, configured exactly as the CLI would be (config search from `cwd`,
+ * presets, flags as overrides, plugins loaded by name) but without spawning a child.
+ */
+export async function pullInProcess(
+  source: string | undefined,
+  output: string,
+  overrides: CliOverrides & { cwd?: string },
+): Promise<PullResult> {
+  const config = await resolveConfig({ cwd: overrides.cwd ?? dirname(output), ...overrides });
+  const orchestrator = await createOrchestrator(config, createLogger('silent'));
+  return orchestrator.pull({ source, output });
 }

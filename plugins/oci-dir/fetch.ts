@@ -1,5 +1,5 @@
 import { promises as fsp } from 'node:fs';
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { type FetchRequest, type FetchResponse, layoutBlobPath, OcipullError } from 'ocipull';
 import { LayoutSource } from './source.js';
@@ -39,7 +39,10 @@ export async function fetchBlob(request: FetchRequest): Promise<FetchResponse | 
       { data: { digest: descriptor.digest, expectedSize: descriptor.size, receivedSize: size } },
     );
   }
-  const body = handle.createReadStream({ start: offset, highWaterMark: 1 << 20 });
-  request.signal.addEventListener('abort', () => body.destroy(), { once: true });
+  // addAbortSignal drops its listener when the stream ends, so long runs do not pile them up.
+  const body = addAbortSignal(
+    request.signal,
+    handle.createReadStream({ start: offset, highWaterMark: 1 << 20 }),
+  );
   return { body, offset, total: size, url: pathToFileURL(path).href };
 }

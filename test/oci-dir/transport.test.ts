@@ -129,6 +129,21 @@ describe('oci-dir transport', () => {
     );
   });
 
+  test('aborting the signal stops a blob stream', async () => {
+    const o = orchestrator();
+    const source = await o.openSource(`oci-dir:${nested.layoutDir}:5.5`);
+    const qemu = nested.disks.find((d) => d.diskType === 'qemu')!;
+    const controller = new AbortController();
+    const response = await o.fetchRaw(
+      source,
+      { mediaType: 'application/zstd', digest: qemu.blobDigest, size: qemu.blobSize },
+      0,
+      controller.signal,
+    );
+    controller.abort();
+    await assert.rejects(readAll(response.body, 1 << 30, 'blob'), (e: Error) => e.name === 'AbortError');
+  });
+
   test('a manifest stored in blobs/ but not listed in index.json is found by digest', async () => {
     const o = orchestrator();
     const applehv = nested.disks.find((d) => d.diskType === 'applehv')!;

@@ -16,6 +16,7 @@ import tar, { type Header } from 'tar-stream';
 type Headers = Partial<Header> & { name: string };
 
 import { runCli } from '../support/cli.js';
+import { buildMachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 import {
   entries,
@@ -81,6 +82,7 @@ async function rawTar(list: { header: Headers; data?: Buffer }[]): Promise<Buffe
 describe('artifact rules and the one-file tar layer, end to end', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let qemu: SourceDisk;
+  let wsl: SourceDisk;
   let n = 0;
   const fresh = async () => {
     const dir = join(tmp.dir, `case-${++n}`);
@@ -110,7 +112,9 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
     tmp = await tempDir('ocipull-artifact-');
     const src = join(tmp.dir, 'src');
     await fsp.mkdir(src);
-    qemu = (await makeSourceDisks(src)).find((d) => d.diskType === 'qemu' && d.arch === 'x86_64')!;
+    const all = await makeSourceDisks(src);
+    qemu = all.find((d) => d.diskType === 'qemu' && d.arch === 'x86_64')!;
+    wsl = all.find((d) => d.diskType === 'wsl' && d.arch === 'x86_64')!;
   });
   after(() => tmp.cleanup());
 
@@ -138,6 +142,22 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
       });
     }
   }
+
+  it('an uncompressed wsl disk (itself a tar) is written as is, not unpacked', async () => {
+    const dir = await fresh();
+    const layout = await buildMachineOsLayout(join(dir, 'layout'), {
+      tag: 'latest',
+      disks: [{ diskType: 'wsl', arch: 'x86_64', path: wsl.plain }],
+    });
+    assert.equal(layout.disks[0]!.title, 'podman-machine.x86_64.wsl.tar');
+    const result = await pullInProcess(`oci-dir:${layout.layoutDir}:latest`, `${dir}/`, {
+      preset: 'wsl',
+      arch: 'x86_64',
+      cacheDir: cacheDir(),
+    });
+    assert.equal(result.output, join(dir, 'podman-machine-default-amd64.tar'));
+    assert.equal(await sha256File(result.output), wsl.sha256);
+  });
 
   it('a layer without title is ARTIFACT_NO_TITLE, accepted with --allow-missing-title', async () => {
     const dir = await fresh();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { hostArch, normalizeArch } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { allocated } from '../support/codec.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
@@ -75,6 +76,17 @@ describe('presets over a generated machine-os layout', () => {
       });
     }
   }
+
+  it('without --arch the host architecture is selected, os linux', async () => {
+    const out = await outDir();
+    const result = await pullInProcess(`oci-dir:${flat}:latest`, `${out}/`, {
+      preset: 'qemu',
+      cacheDir: cache(),
+    });
+    assert.equal(normalizeArch(result.platform.architecture), hostArch());
+    assert.equal(result.platform.os, 'linux');
+    assert.equal(result.output, join(out, `podman-machine-default-${hostArch()}.qcow2`));
+  });
 
   it('--arch takes either naming: amd64 and x86_64 pull the same disk', async () => {
     for (const arch of ['amd64', 'x86_64', 'arm64', 'aarch64']) {

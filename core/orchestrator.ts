@@ -145,17 +145,23 @@ export class Orchestrator {
     return response;
   }
 
-  /** Choose the disk through `select.for(diskType)`. */
+  /** Choose the disk through `select.for(diskType)`; `onLoad` sees each nested document loaded. */
   async select(
     source: Source,
     root: LoadedDocument,
     want: DiskRequest,
     signal?: AbortSignal,
+    onLoad?: (document: LoadedDocument) => void,
   ): Promise<Selection> {
     const hook = this.hooks.select.get(want.diskType);
+    const load = async (d: Descriptor) => {
+      const document = await this.load(source, d, signal);
+      onLoad?.(document);
+      return document;
+    };
     const selection =
       hook && hasTaps(this.hooks.select, want.diskType)
-        ? await hook.promise({ source, root, want, load: (d) => this.load(source, d, signal), log: this.log })
+        ? await hook.promise({ source, root, want, load, log: this.log })
         : undefined;
     if (!selection) {
       const known = this.diskTypes();

@@ -135,6 +135,54 @@ export interface Source {
 }
 
 // ---------------------------------------------------------------------------
+// push (an optional capability of a Source resolved with `purpose: 'push'`)
+// ---------------------------------------------------------------------------
+
+/** The bytes of a blob to upload. `open` may be called again (from an offset) to retry. */
+export interface BlobBody {
+  open(offset?: number): Promise<Readable>;
+  /** The bytes are exactly this local file: a local store may link or rename it instead of copying. */
+  readonly path?: string;
+  /** `path` is a temp file the destination may take over (rename); otherwise it must be left alone. */
+  readonly disposable?: boolean;
+}
+
+/** What a destination holds under a tag (for merges): the document's descriptor and bytes. */
+export interface TaggedDocument {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/**
+ * Publishing abilities a transport adds to the Source it resolves for `push`
+ * (containers/image ImageDestination, oras-go Pusher). Everything here is optional for a
+ * transport: one without it is read-only (`isDestination` tells). Blobs are pushed first,
+ * then manifests by digest, then the tagged document last, so a failure never leaves a
+ * half-published tag.
+ */
+export interface Destination {
+  /** The tag the destination reference names, if any (`oci-dir:DIR:TAG`, `docker://r/x:TAG`). */
+  readonly tag?: string;
+  /** Whether the destination already holds this blob (`HEAD` on a registry). */
+  hasBlob(descriptor: Descriptor, signal: AbortSignal): Promise<boolean>;
+  /** Store a blob. The destination checks the digest and size of what it received. */
+  pushBlob(descriptor: Descriptor, body: BlobBody, signal: AbortSignal): Promise<void>;
+  /** Link a blob another source of the same transport holds (registry cross-repository mount); false: not done. */
+  mountBlob?(descriptor: Descriptor, from: Source, signal: AbortSignal): Promise<boolean>;
+  /** Store a manifest or index, under `reference` (a tag or its digest) or untagged when undefined. */
+  pushManifest(
+    bytes: Buffer,
+    mediaType: string,
+    reference: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Descriptor>;
+  /** The document a tag points at now, or undefined when the tag does not exist (for merges). */
+  readTag?(tag: string, signal: AbortSignal): Promise<TaggedDocument | undefined>;
+  /** A directory on the destination's file system where staged blobs can be written (then renamed in). */
+  stagingDir?(): Promise<string>;
+}
+
+// ---------------------------------------------------------------------------
 // fetch
 // ---------------------------------------------------------------------------
 
@@ -223,6 +271,42 @@ export interface CacheOrigin {
   title?: string;
   diskType?: string;
   platform?: Platform;
+  /** The run pulls the configured default source (`defaultSource`): podman's `on-miss` policy keys on it. */
+  defaultSource?: boolean;
+}
+
+/** A successful resolution worth keeping for offline use: the reference as typed and the documents read. */
+export interface CacheRememberRequest {
+  /** The reference as the user typed it (or the configured default source). */
+  requested: string;
+  /** Tag the transport applied to a reference naming none. */
+  defaultTag?: string;
+  /** The resolved source (`reference` is canonical, `root` the document it points at). */
+  source: Source;
+  /** Every index and manifest loaded to choose the disk, root first, each verified. */
+  documents: LoadedDocument[];
+}
+
+export interface CacheOfflineRequest {
+  requested: string;
+  defaultTag?: string;
+  /** `offline`: --offline was given; `unreachable`: the source failed with a network error. */
+  reason: 'offline' | 'unreachable';
+}
+
+export interface CachePruneOptions {
+  /** Remove every entry, not only what the policy or age selects. */
+  all?: boolean;
+  /** Remove entries (and partials) not used for this many milliseconds. */
+  olderThanMs?: number;
+}
+
+export interface CachePruneResult {
+  entries: CacheEntryInfo[];
+  /** Partial downloads removed. */
+  partials: number;
+  /** Bytes freed on disk. */
+  bytes: number;
 }
 
 export interface CachedBlob {
@@ -272,12 +356,25 @@ export interface BlobCache {
   /** Look without locking: a verified complete entry or undefined. */
   peek(descriptor: Descriptor): Promise<CachedBlob | undefined>;
   /** Take the per-digest lock (waiting for another process if needed) and return a hit or a writer. */
-  open(descriptor: Descriptor, origin: CacheOrigin): Promise<CacheHandle>;
+  open(descriptor: Descriptor, origin: CacheOrigin, signal?: AbortSignal): Promise<CacheHandle>;
   /** A stored entry failed verification: remove it. */
   evict(digest: string): Promise<void>;
   list?(): Promise<CacheEntryInfo[]>;
   /** Called after an output was written from `digest` (eviction policies run here). */
   used?(digest: string, origin: CacheOrigin): Promise<void>;
+  /** Remove entries and stale partials (`ocipull cache prune`). */
+  prune?(options: CachePruneOptions): Promise<CachePruneResult>;
+  /** Keep what a pull resolved (reference → root, the documents) so it can be pulled offline later. */
+  remember?(request: CacheRememberRequest): Promise<void>;
+  /** A Source served from the cache for a reference remembered earlier (or a digest it holds); undefined when absent. */
+  openOffline?(request: CacheOfflineRequest): Promise<Source | undefined>;
+  /**
+   * Decompressed-base cache: fill the file at `path` (the output's temp file) with the decoded disk
+   * kept for `digest` (reflink clone, else sparse copy). False when none is kept.
+   */
+  restoreDecoded?(digest: string, path: string): Promise<boolean>;
+  /** Keep the decoded disk just written at `path` for later `restoreDecoded` (when enabled). */
+  keepDecoded?(digest: string, path: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------

@@ -15,14 +15,16 @@ import type {
   CacheOrigin,
   DiskRequest,
   LayerKind,
+  LoadedDocument,
   PullResult,
   Selection,
   Source,
 } from '../types.js';
 import { type BlobStream, openBlobStream } from './blob-stream.js';
+import { openPullSource } from './offline.js';
 import { expandOutputName, OutputFile } from './output.js';
 import { peek } from './peek.js';
-import { loadDocument, openSource } from './source.js';
+import { loadDocument } from './source.js';
 
 export interface PullRequest {
   /** TRANSPORT:REFERENCE; the configured default source when absent. */
@@ -76,7 +78,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     ...settings.transport,
     defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
   };
-  const source = await openSource(orchestrator, sourceRaw, { purpose: 'pull', transport, signal });
+  const { source, offline } = await openPullSource(orchestrator, sourceRaw, transport, signal);
   try {
     if (!source.root)
       throw new OcipullError(
@@ -88,7 +90,8 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
       phase: 'select',
       message: `${want.diskType} ${want.os}/${want.architecture}`,
     });
-    const selection = await orchestrator.select(source, root, want, signal);
+    const documents: LoadedDocument[] = [root];
+    const selection = await orchestrator.select(source, root, want, signal, (d) => documents.push(d));
     const output =
       explicitOutput ??
       join(
@@ -108,7 +111,15 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
       title: selection.title,
       diskType: selection.diskType,
       platform: selection.platform,
+      defaultSource: sourceRaw === settings.defaultSource,
     };
+    if (cache?.remember && !offline) {
+      await cache
+        .remember({ requested: sourceRaw, defaultTag: transport.defaultTag, source, documents })
+        .catch((e: unknown) =>
+          orchestrator.log.warn(`cache: cannot remember ${source.reference}: ${(e as Error).message}`),
+        );
+    }
     const transfer = { orchestrator, source, selection, output, cache, origin, signal };
     let outcome: TransferOutcome;
     try {
@@ -133,6 +144,8 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
         codec: outcome.codec,
         layerKind: outcome.kind,
         resumedFrom: outcome.resumedFrom,
+        offline,
+        decodedFromCache: outcome.decoded,
       },
     };
     orchestrator.hooks.progress.call({ phase: 'done', bytes: outcome.bytesWritten });
@@ -160,10 +173,55 @@ interface TransferOutcome {
   codec: string;
   kind: LayerKind;
   resumedFrom: number;
+  /** The output was cloned from the decompressed-base cache. */
+  decoded?: boolean;
 }
 
 /** Thrown when what was reused (a cache entry, a partial) proved bad: retry once from the source. */
 class RetryFromSource extends Error {}
+
+/** Rehash a cached blob (after a decoder failed on it before its digest could be checked). */
+async function blobIntact(blob: CachedBlob): Promise<boolean> {
+  const verifier = new DigestVerifier(blob.descriptor, `cached blob ${blob.descriptor.digest}`);
+  try {
+    for await (const chunk of blob.open()) verifier.update(chunk as Buffer);
+    verifier.finish();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Decompressed-base cache: clone the decoded disk kept for this blob instead of decompressing. */
+async function restoreDecoded(t: Transfer): Promise<TransferOutcome | undefined> {
+  const { orchestrator, selection } = t;
+  if (!t.cache?.restoreDecoded) return undefined;
+  const settings = orchestrator.settings;
+  const out = await OutputFile.create(t.output, { sparse: settings.sparse, replace: settings.replace });
+  let bytes: number;
+  try {
+    if (!(await t.cache.restoreDecoded(selection.layer.digest, out.path))) {
+      await out.discard();
+      return undefined;
+    }
+    bytes = (await fsp.stat(out.path)).size;
+    orchestrator.hooks.progress.call({ phase: 'write', bytes });
+    await out.commit();
+  } catch (error) {
+    await out.discard();
+    throw error;
+  }
+  await t.cache.used?.(selection.layer.digest, t.origin);
+  return {
+    cacheHit: true,
+    bytesFetched: 0,
+    bytesWritten: bytes,
+    codec: 'decoded-cache',
+    kind: 'blob',
+    resumedFrom: 0,
+    decoded: true,
+  };
+}
 
 function cachedBlobStream(blob: CachedBlob): BlobStream {
   const verifier = new DigestVerifier(blob.descriptor, `cached blob ${blob.descriptor.digest}`);
@@ -205,7 +263,9 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
   const { orchestrator, selection, signal } = t;
   const settings = orchestrator.settings;
   const layer = selection.layer;
-  const handle: CacheHandle | undefined = t.cache ? await t.cache.open(layer, t.origin) : undefined;
+  const decoded = await restoreDecoded(t);
+  if (decoded) return decoded;
+  const handle: CacheHandle | undefined = t.cache ? await t.cache.open(layer, t.origin, signal) : undefined;
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(signal.reason);
   signal.addEventListener('abort', onOuterAbort, { once: true });
@@ -313,6 +373,13 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     clearInterval(timer);
     orchestrator.hooks.progress.call({ phase: 'write', bytes: decoded.bytesWritten });
     if (handle?.kind === 'miss') await handle.writer.commit();
+    if (t.cache?.keepDecoded) {
+      await t.cache
+        .keepDecoded(layer.digest, out.path)
+        .catch((e: unknown) =>
+          orchestrator.log.warn(`cache: cannot keep the decompressed disk: ${(e as Error).message}`),
+        );
+    }
     await out.commit();
     await t.cache?.used?.(layer.digest, t.origin);
     return {
@@ -346,9 +413,19 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       verdict.plugin = undefined;
       verdict.hook = undefined;
     }
+    // A decoder that failed before the digest was reached may have tripped on bad reused bytes.
+    const suspect =
+      !mismatch && !signal.aborted && isOcipullError(error) && error.code.startsWith('DECOMPRESS_');
+    if (handle?.kind === 'hit' && suspect && !(await blobIntact(handle.blob))) {
+      await t.cache?.evict(layer.digest);
+      throw new RetryFromSource(
+        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
+      );
+    }
     if (handle?.kind === 'miss') {
-      await handle.writer.abort(!mismatch);
-      if (mismatch && blob.resumedFrom() > 0) {
+      const dropPartial = mismatch || (suspect && blob.resumedFrom() > 0);
+      await handle.writer.abort(!dropPartial);
+      if (dropPartial && blob.resumedFrom() > 0) {
         throw new RetryFromSource(
           `a resumed partial of ${layer.digest} did not verify; downloading it again from the start`,
         );

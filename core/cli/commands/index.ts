@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerCache } from './cache.js';
 import { registerConfig } from './config.js';
 import { registerInspect } from './inspect.js';
 import { registerPull } from './pull.js';
@@ -9,4 +10,5 @@ export const COMMANDS: ((program: Command, context: CliContext) => void)[] = [
   registerPull,
   registerInspect,
   registerConfig,
+  registerCache,
 ];

@@ -1,0 +1,184 @@
+import { promises as fsp } from 'node:fs';
+import type {
+  BlobCache,
+  CachedBlob,
+  CacheEntryInfo,
+  CacheHandle,
+  CacheOfflineRequest,
+  CacheOrigin,
+  CachePruneOptions,
+  CachePruneResult,
+  CacheRememberRequest,
+  Descriptor,
+  Logger,
+  Source,
+} from 'ocipull';
+import { LayoutStore } from 'ocipull';
+import { keepDecoded, restoreDecoded } from './decoded.js';
+import { acquireLock, type Release } from './lock.js';
+import { openOffline, remember } from './offline.js';
+import { CachePaths, cacheError, digestsIn, errnoOf } from './paths.js';
+import { applyPolicy, prune, removeEntry } from './policy.js';
+import { type BlobRecord, entryInfo, readRecord, updateRecord } from './records.js';
+import type { CacheSettings } from './settings.js';
+import { blobAt, PartialWriter } from './writer.js';
+
+/**
+ * The blob cache: an OCI layout whose blobs are the disks (and the manifests that lead to them),
+ * with ocipull's records, partials and locks beside it (see paths.ts).
+ */
+export class DiskCache implements BlobCache {
+  readonly paths: CachePaths;
+  /** Digests this process downloaded and committed (podman's on-miss policy keys on them). */
+  readonly committed = new Set<string>();
+  private storePromise?: Promise<LayoutStore>;
+  restoreDecoded?: (digest: string, path: string) => Promise<boolean>;
+  keepDecoded?: (digest: string, path: string) => Promise<void>;
+
+  constructor(
+    readonly dir: string,
+    readonly settings: CacheSettings,
+    readonly log: Logger,
+  ) {
+    this.paths = new CachePaths(dir);
+    if (settings.decompressed) {
+      this.restoreDecoded = (digest, path) => restoreDecoded(this, digest, path);
+      this.keepDecoded = (digest, path) => keepDecoded(this, digest, path);
+    }
+  }
+
+  /** The layout, created on first use. */
+  store(): Promise<LayoutStore> {
+    this.storePromise ??= LayoutStore.init(this.dir).catch((error: unknown) => {
+      this.storePromise = undefined;
+      throw cacheError(this.dir, 'create the cache layout', error);
+    });
+    return this.storePromise;
+  }
+
+  lock(digest: string, signal?: AbortSignal): Promise<Release> {
+    return acquireLock(this.paths.lock(digest), {
+      staleMs: this.settings.lockStaleMs,
+      log: this.log,
+      what: digest,
+      signal,
+    });
+  }
+
+  async peek(descriptor: Descriptor): Promise<CachedBlob | undefined> {
+    const path = this.paths.blob(descriptor.digest);
+    try {
+      const { size } = await fsp.stat(path);
+      return size === descriptor.size ? blobAt(descriptor, path) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async open(descriptor: Descriptor, origin: CacheOrigin, signal?: AbortSignal): Promise<CacheHandle> {
+    await this.store();
+    const release = await this.lock(descriptor.digest, signal);
+    try {
+      const hit = await this.openComplete(descriptor);
+      if (hit) {
+        // Reading needs no lock: the open handle survives an eviction by another process.
+        await release();
+        this.log.debug(`cache: hit ${descriptor.digest}`);
+        return hit;
+      }
+      const writer = await PartialWriter.open(
+        { paths: this.paths, log: this.log, onCommit: (d) => this.committed.add(d) },
+        descriptor,
+        origin,
+        release,
+      );
+      return { kind: 'miss', writer };
+    } catch (error) {
+      await release();
+      throw cacheError(this.dir, `open ${descriptor.digest}`, error);
+    }
+  }
+
+  /** A complete entry opened for reading, or undefined (a wrong-sized one is removed). */
+  private async openComplete(descriptor: Descriptor): Promise<CacheHandle | undefined> {
+    const path = this.paths.blob(descriptor.digest);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, 'r');
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    const { size } = await handle.stat();
+    if (size !== descriptor.size) {
+      await handle.close();
+      this.log.warn(
+        `cache: ${descriptor.digest} is ${size} bytes instead of ${descriptor.size}; removing it`,
+      );
+      await removeEntry(this, descriptor.digest);
+      return undefined;
+    }
+    let closed = false;
+    const blob: CachedBlob = {
+      descriptor,
+      path,
+      open: () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 }),
+    };
+    return {
+      kind: 'hit',
+      blob,
+      release: async () => {
+        if (closed) return;
+        closed = true;
+        await handle.close();
+      },
+    };
+  }
+
+  async evict(digest: string): Promise<void> {
+    const release = await this.lock(digest);
+    try {
+      this.log.warn(`cache: removing ${digest}, which failed verification`);
+      await removeEntry(this, digest);
+    } finally {
+      await release();
+    }
+  }
+
+  /** Records of complete entries (records whose blob is gone are skipped). */
+  async records(): Promise<BlobRecord[]> {
+    const out: BlobRecord[] = [];
+    for (const digest of await digestsIn(this.paths.area('records'), '.json')) {
+      const record = await readRecord(this.paths, digest);
+      if (record && (await this.peek({ mediaType: record.mediaType, digest, size: record.size })))
+        out.push(record);
+    }
+    return out;
+  }
+
+  async list(): Promise<CacheEntryInfo[]> {
+    const records = await this.records();
+    records.sort((a, b) => b.lastUsed.localeCompare(a.lastUsed));
+    return records.map((r) => entryInfo(this.paths, r));
+  }
+
+  async used(digest: string, origin: CacheOrigin): Promise<void> {
+    await updateRecord(this.paths, digest, (record) => {
+      record.lastUsed = new Date().toISOString();
+      if (!record.sources.includes(origin.source)) record.sources.push(origin.source);
+    }).catch(() => {});
+    await applyPolicy(this, digest, origin);
+  }
+
+  prune(options: CachePruneOptions): Promise<CachePruneResult> {
+    return prune(this, options);
+  }
+
+  remember(request: CacheRememberRequest): Promise<void> {
+    return remember(this, request);
+  }
+
+  openOffline(request: CacheOfflineRequest): Promise<Source | undefined> {
+    return openOffline(this, request);
+  }
+}

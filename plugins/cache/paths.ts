@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { layoutBlobPath, OcipullError, parseDigest } from 'ocipull';
+
+/**
+ * Where things live in a cache directory. The directory is an OCI image layout (`oci-layout`,
+ * `index.json`, `blobs/`) so that `oci-dir:` reads it; ocipull's own bookkeeping sits in `ocipull/`:
+ *
+ *   ocipull/records/<alg>/<hex>.json   one per complete blob: origin, title, size, last use
+ *   ocipull/partials/<alg>/<hex>       bytes of an interrupted download
+ *   ocipull/partials/<alg>/<hex>.json  its record: offset, URL, ETag / Last-Modified
+ *   ocipull/locks/<alg>/<hex>.lock     the per-digest cross-process lock (proper-lockfile)
+ *   ocipull/decoded/<alg>/<hex>        decompressed disks (when `decompressed` is on)
+ */
+export class CachePaths {
+  constructor(readonly dir: string) {}
+
+  private keyed(area: string, digest: string, suffix = ''): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.dir, 'ocipull', area, algorithm, `${hex}${suffix}`);
+  }
+
+  blob(digest: string): string {
+    return layoutBlobPath(this.dir, digest);
+  }
+
+  record(digest: string): string {
+    return this.keyed('records', digest, '.json');
+  }
+
+  partial(digest: string): string {
+    return this.keyed('partials', digest);
+  }
+
+  partialRecord(digest: string): string {
+    return this.keyed('partials', digest, '.json');
+  }
+
+  lock(digest: string): string {
+    return this.keyed('locks', digest, '.lock');
+  }
+
+  decoded(digest: string): string {
+    return this.keyed('decoded', digest);
+  }
+
+  area(name: 'records' | 'partials' | 'locks' | 'decoded'): string {
+    return join(this.dir, 'ocipull', name);
+  }
+}
+
+export function errnoOf(error: unknown): string | undefined {
+  return (error as { code?: string })?.code;
+}
+
+export function cacheError(dir: string, action: string, error: unknown): OcipullError {
+  if (error instanceof OcipullError) return error;
+  return new OcipullError('CACHE_FAILED', `cache ${dir}: cannot ${action}: ${(error as Error).message}`, {
+    hint: 'check the permissions and free space of the cache directory, or choose another with --cache-dir',
+    cause: error,
+  });
+}
+
+/** Write JSON through a temp file and a rename: readers see the old or the new record, never half. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fsp.writeFile(temp, `${JSON.stringify(value, null, 1)}\n`);
+    await fsp.rename(temp, path);
+  } catch (error) {
+    await fsp.rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Parsed JSON, or undefined when the file is missing or unreadable (a record is only a hint). */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Digests named by `<area>/<alg>/<hex>[suffix]` files. */
+export async function digestsIn(areaDir: string, suffix = ''): Promise<string[]> {
+  const out: string[] = [];
+  let algorithms: string[];
+  try {
+    algorithms = await fsp.readdir(areaDir);
+  } catch {
+    return out;
+  }
+  for (const algorithm of algorithms) {
+    let names: string[];
+    try {
+      names = await fsp.readdir(join(areaDir, algorithm));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.endsWith(suffix)) continue;
+      const hex = name.slice(0, name.length - suffix.length);
+      if (/^[a-f0-9]{32,}$/.test(hex)) out.push(`${algorithm}:${hex}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+import { OcipullError } from 'ocipull';
+
+export type Policy = 'none' | 'on-miss' | 'after-use' | 'lru';
+
+/** The `cache` section of the config, checked and with defaults. */
+export interface CacheSettings {
+  policy: Policy;
+  /** With `lru`: stay under this many bytes. */
+  maxSize?: number;
+  /** Keep decompressed disks and clone them for later pulls. */
+  decompressed: boolean;
+  /** A lock not refreshed for this long belongs to a dead process and is taken over. */
+  lockStaleMs: number;
+  /** `prune` without flags removes partials not touched for this long. */
+  partialMaxAgeMs: number;
+}
+
+const POLICIES: Policy[] = ['none', 'on-miss', 'after-use', 'lru'];
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  t: 1e12,
+  tb: 1e12,
+  tib: 1024 ** 4,
+};
+
+/** `20GB`, `512MiB`, `1.5g` or a number of bytes. */
+export function parseSize(value: unknown): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value) : null;
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new OcipullError('CONFIG_INVALID', `cache.maxSize ${JSON.stringify(value)} is not a size`, {
+      hint: 'a number of bytes or a number with a unit: 500MB, 20GB, 8GiB',
+    });
+  }
+  return Math.floor(Number(match[1]) * unit);
+}
+
+export function normalizeSettings(
+  raw: Record<string, unknown>,
+  options: Record<string, unknown> = {},
+): CacheSettings {
+  const merged = { ...options, ...raw };
+  const policy = (merged.policy ?? 'none') as Policy;
+  if (!POLICIES.includes(policy)) {
+    throw new OcipullError('CONFIG_INVALID', `cache.policy ${JSON.stringify(policy)} is not a policy`, {
+      hint: `one of ${POLICIES.join(', ')}`,
+    });
+  }
+  const maxSize = merged.maxSize === undefined ? undefined : parseSize(merged.maxSize);
+  if (policy === 'lru' && maxSize === undefined) {
+    throw new OcipullError('CONFIG_INVALID', 'cache.policy lru needs cache.maxSize', {
+      hint: 'e.g. cache: { policy: lru, maxSize: 20GB }',
+    });
+  }
+  const lockStaleMs = Number(merged.lockStaleMs ?? 10_000);
+  return {
+    policy,
+    maxSize,
+    decompressed: merged.decompressed === true,
+    lockStaleMs: Number.isFinite(lockStaleMs) && lockStaleMs >= 1000 ? lockStaleMs : 10_000,
+    partialMaxAgeMs: Number(merged.partialMaxAgeMs ?? 7 * 24 * 3600_000),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * The cache through the real CLI against the in-process registry: hits cost no blob bytes, a
+ * download killed with SIGKILL resumes where it stopped, four concurrent pulls download once,
+ * --offline and an unreachable registry are served from the cache, and `cache export` feeds
+ * an air-gapped pull.
+ */
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { machineOsFixture, type PublishedDisk, sha256File } from '../registry/helpers.js';
+import { runCli } from '../support/cli.js';
+import { FakeRegistry } from '../support/fake-registry.js';
+import { tempDir } from '../support/paths.js';
+import { exited, partialPath, sizeOf, startCli, waitFor } from './helpers.js';
+
+describe('cache through the CLI', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let disk: PublishedDisk;
+  let fake: FakeRegistry;
+  let n = 0;
+
+  before(async () => {
+    tmp = await tempDir('ocipull-cache-cli-');
+    disk = await machineOsFixture(tmp.dir, 6);
+    fake = await FakeRegistry.start({ layoutDir: disk.layout.layoutDir });
+  });
+  after(async () => {
+    await fake.stop();
+    await tmp.cleanup();
+  });
+
+  const src = () => `docker://${fake.addr}/podman/machine-os:5.5`;
+  const newCache = () => join(tmp.dir, `cache-${++n}`);
+  const out = () => join(tmp.dir, `out-${++n}.qcow2`);
+  const pullArgs = (cache: string, output: string, ...extra: string[]) => [
+    'pull',
+    src(),
+    '--arch',
+    'x86_64',
+    '--cache-dir',
+    cache,
+    '-o',
+    output,
+    '--json',
+    ...extra,
+  ];
+  const layerGets = () =>
+    fake.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === disk.blobDigest);
+
+  async function pull(cache: string, ...extra: string[]) {
+    const output = out();
+    const r = await runCli(pullArgs(cache, output, ...extra), { cwd: tmp.dir });
+    assert.equal(r.code, 0, r.stderr);
+    return { result: JSON.parse(r.stdout), output, stderr: r.stderr };
+  }
+
+  it('a second pull is a hit: no blob bytes, the same output', async () => {
+    const cache = newCache();
+    const first = await pull(cache);
+    assert.equal(first.result.cacheHit, false);
+    assert.equal(first.result.bytesFetched, disk.blobSize);
+    const gets = layerGets().length;
+    const second = await pull(cache);
+    assert.equal(second.result.cacheHit, true);
+    assert.equal(second.result.bytesFetched, 0);
+    assert.equal(layerGets().length, gets, 'the layer was not requested again');
+    assert.equal(await sha256File(second.output), disk.qcow2Sha256);
+    assert.equal(await sha256File(first.output), disk.qcow2Sha256);
+  });
+
+  it('resumes a download killed with SIGKILL mid-blob: fetches only the rest, same bytes', async () => {
+    const cache = newCache();
+    fake.inject({ match: 'blob', times: 1, fault: { kind: 'slow', chunkBytes: 32 * 1024, delayMs: 40 } });
+    const output = out();
+    const child = startCli(pullArgs(cache, output), tmp.dir);
+    const partial = partialPath(cache, disk.blobDigest);
+    await waitFor(async () => (await sizeOf(partial)) >= 512 * 1024, 30_000, 'the partial to grow');
+    child.kill('SIGKILL');
+    assert.equal((await exited(child)).signal, 'SIGKILL');
+    fake.clearFaults();
+    const kept = await sizeOf(partial);
+    assert.ok(kept > 0 && kept < disk.blobSize, `partial of ${kept} bytes`);
+    const record = JSON.parse(await fsp.readFile(`${partial}.json`, 'utf8'));
+    assert.equal(record.digest, disk.blobDigest);
+    assert.match(record.url, /^https?:\/\/127\.0\.0\.1/);
+    assert.equal(record.etag, `"${disk.blobDigest}"`);
+    await fsp.rm(output, { force: true });
+    // The killed process's lock is taken over once stale (2 s here instead of the default 10 s).
+    const config = join(tmp.dir, 'stale-lock.json');
+    await fsp.writeFile(config, JSON.stringify({ cache: { lockStaleMs: 2000 } }));
+    const before = fake.requests.length;
+    const { result, output: second, stderr } = await pull(cache, '--config', config);
+    assert.match(stderr, /waiting for another ocipull process working on sha256:/);
+    assert.equal(result.cacheHit, false);
+    assert.equal(result.bytesFetched, disk.blobSize - kept, 'only the rest was fetched');
+    const resumed = fake.requests
+      .slice(before)
+      .filter((r) => r.kind === 'blob' && r.reference === disk.blobDigest);
+    assert.equal(resumed.at(-1)?.headers.range, `bytes=${kept}-`);
+    assert.equal(resumed.at(-1)?.headers['if-range'], `"${disk.blobDigest}"`);
+    assert.equal(await sha256File(second), disk.qcow2Sha256);
+    assert.equal(await sizeOf(partial), -1, 'the partial became the entry');
+  });
+
+  it('four concurrent pulls into one cache all succeed with one download', async () => {
+    const cache = newCache();
+    fake.inject({ match: 'blob', times: 4, fault: { kind: 'slow', chunkBytes: 256 * 1024, delayMs: 20 } });
+    const gets = layerGets().length;
+    const outputs = [out(), out(), out(), out()];
+    const runs = await Promise.all(outputs.map((o) => runCli(pullArgs(cache, o), { cwd: tmp.dir })));
+    fake.clearFaults();
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const results = runs.map((r) => JSON.parse(r.stdout));
+    assert.equal(layerGets().length - gets, 1, 'the layer was downloaded once');
+    assert.equal(results.filter((r) => !r.cacheHit).length, 1);
+    assert.equal(
+      results.reduce((sum, r) => sum + r.bytesFetched, 0),
+      disk.blobSize,
+    );
+    for (const o of outputs) assert.equal(await sha256File(o), disk.qcow2Sha256);
+  });
+
+  it('--offline and an unreachable registry are served from the cache, and say so', async () => {
+    const cache = newCache();
+    await pull(cache);
+    const before = fake.requests.length;
+    const offline = await pull(cache, '--offline');
+    assert.equal(fake.requests.length, before, 'no request reached the registry');
+    assert.equal(offline.result.cacheHit, true);
+    assert.equal(offline.result.source, src());
+    assert.match(offline.stderr, /offline: using .* from the cache/);
+    assert.equal(await sha256File(offline.output), disk.qcow2Sha256);
+
+    // Not cached: --offline fails with OFFLINE and touches nothing.
+    const missing = await runCli(pullArgs(newCache(), out(), '--offline'), { cwd: tmp.dir });
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /OFFLINE/);
+    assert.equal(fake.requests.length, before);
+
+    // A registry answering with connection resets falls back to the remembered tag.
+    fake.inject({ match: 'any', times: 1000, fault: { kind: 'reset', afterBytes: 0 } });
+    try {
+      const r = await runCli(pullArgs(cache, out()), {
+        cwd: tmp.dir,
+        env: { OCIPULL_RETRY_DELAY_MS: '1' },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).cacheHit, true);
+      assert.match(r.stderr, /unreachable .* using the copy in the cache/);
+    } finally {
+      fake.clearFaults();
+    }
+  });
+
+  it('cache export writes a layout an air-gapped host pulls from', async () => {
+    const cache = newCache();
+    await pull(cache);
+    const layout = join(tmp.dir, 'exported');
+    const r = await runCli(['cache', 'export', src(), `oci-dir:${layout}`, '--cache-dir', cache, '--json'], {
+      cwd: tmp.dir,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.disks, 1);
+    assert.equal(report.destination, `oci-dir:${layout}:5.5`);
+    const output = out();
+    const pulled = await runCli(
+      [
+        'pull',
+        `oci-dir:${layout}:5.5`,
+        '--arch',
+        'x86_64',
+        '--cache-dir',
+        newCache(),
+        '-o',
+        output,
+        '--json',
+      ],
+      { cwd: tmp.dir },
+    );
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(await sha256File(output), disk.qcow2Sha256);
+
+    const notCached = await runCli(
+      ['cache', 'export', src(), `oci-dir:${join(tmp.dir, 'nothing')}`, '--cache-dir', newCache()],
+      { cwd: tmp.dir },
+    );
+    assert.equal(notCached.code, 3, notCached.stderr);
+    assert.match(notCached.stderr, /OFFLINE.*not in the cache/);
+  });
+});

@@ -180,6 +180,16 @@ interface TransferOutcome {
 /** Thrown when what was reused (a cache entry, a partial) proved bad: retry once from the source. */
 class RetryFromSource extends Error {}
 
+/** A failure of unpacking or decoding: bad reused bytes may be the cause. */
+function decodeFailure(error: unknown): boolean {
+  if (!isOcipullError(error)) return false;
+  return (
+    /^(DECOMPRESS_|TAR_)/.test(error.code) ||
+    error.code === 'CODEC_MISMATCH' ||
+    /^(decompress|unpack)\[/.test(error.hook ?? '')
+  );
+}
+
 /** Rehash a cached blob (after a decoder failed on it before its digest could be checked). */
 async function blobIntact(blob: CachedBlob): Promise<boolean> {
   const verifier = new DigestVerifier(blob.descriptor, `cached blob ${blob.descriptor.digest}`);
@@ -414,8 +424,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       verdict.hook = undefined;
     }
     // A decoder that failed before the digest was reached may have tripped on bad reused bytes.
-    const suspect =
-      !mismatch && !signal.aborted && isOcipullError(error) && error.code.startsWith('DECOMPRESS_');
+    const suspect = !mismatch && !signal.aborted && decodeFailure(error);
     if (handle?.kind === 'hit' && suspect && !(await blobIntact(handle.blob))) {
       await t.cache?.evict(layer.digest);
       throw new RetryFromSource(

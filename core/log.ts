@@ -2,6 +2,17 @@ import type { Logger, LogLevel } from './types.js';
 
 const ORDER: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
 
+/**
+ * Text with control characters other than newline and tab escaped (`\u001b`): messages carry
+ * references, file names and server answers, none of which may drive the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** A logger writing to a stream (stderr by default) that redacts every registered secret. */
 export function createLogger(
   level: LogLevel = 'info',
@@ -14,7 +25,7 @@ export function createLogger(
     return out;
   };
   const emit = (at: LogLevel, message: string) => {
-    if (ORDER[at] <= ORDER[level]) write(`${at === 'info' ? '' : `${at}: `}${scrub(message)}\n`);
+    if (ORDER[at] <= ORDER[level]) write(`${at === 'info' ? '' : `${at}: `}${printable(scrub(message))}\n`);
   };
   return {
     level,

@@ -45,7 +45,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   sparse: false,
   replace: false,
   cache: {},
-  maxExpansionRatio: 0,
+  // Far above real disks (a sparse raw image runs to ~100×), far below a bomb (zstd reaches ~30000×).
+  maxExpansionRatio: 1000,
   blobRetries: 5,
   transport: {},
   plugins: {},

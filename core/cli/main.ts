@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../errors/codes.js';
 import { OcipullError, toOcipullError } from '../errors/errors.js';
+import { printable } from '../log.js';
 import { COMMANDS } from './commands/index.js';
 import { createContext } from './context.js';
 
@@ -37,7 +38,7 @@ function report(
   if (error.hint) lines.push(`  hint: ${error.hint}`);
   if (error.plugin) lines.push(`  in plugin ${error.plugin} (hook ${error.hook ?? '?'})`);
   if (process.env.OCIPULL_DEBUG_STACK && error.cause instanceof Error) lines.push(String(error.cause.stack));
-  process.stderr.write(`${scrub(lines.join('\n'))}\n`);
+  process.stderr.write(`${printable(scrub(lines.join('\n')))}\n`);
   if (json) out(`${scrub(JSON.stringify({ error: error.toJSON() }))}\n`);
 }
 

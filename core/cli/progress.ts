@@ -4,6 +4,7 @@
  * decompression counts bytes written to the disk file.
  */
 import cliProgress from 'cli-progress';
+import { printable } from '../log.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Phase, ProgressEvent } from '../types.js';
 
@@ -43,7 +44,9 @@ class Meter {
 
 function describe(event: ProgressEvent, rate: number | undefined): string {
   const parts: string[] = [event.phase];
-  if (event.message) parts.push(event.message);
+  // One line per event, whatever the message holds (a hostile reference must not drive the terminal).
+  if (event.message)
+    parts.push(printable(event.message).replace(/[\n\t]/g, (c) => (c === '\n' ? '\\n' : '\\t')));
   if (event.bytes !== undefined) {
     const total = event.total
       ? ` / ${formatBytes(event.total)} (${Math.floor((100 * event.bytes) / event.total)}%)`

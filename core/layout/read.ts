@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { OcipullError } from '../errors/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { checkDescriptor } from '../oci/documents.js';
+import { checkDescriptor, findDuplicateKey, MAX_DOCUMENT_BYTES } from '../oci/documents.js';
 import { Annotations } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../types.js';
 
@@ -84,14 +84,26 @@ function indexInvalid(dir: string, problem: string, cause?: unknown): OcipullErr
   });
 }
 
+function indexTooLarge(dir: string, size: number): OcipullError {
+  return new OcipullError(
+    'MANIFEST_TOO_LARGE',
+    `${join(dir, INDEX_FILE)} is ${size} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`,
+  );
+}
+
 /** Parse and check `index.json` bytes (the layout's top-level index). */
 export function parseLayoutIndex(dir: string, bytes: Buffer): ImageIndex {
+  if (bytes.length > MAX_DOCUMENT_BYTES) throw indexTooLarge(dir, bytes.length);
   let parsed: unknown;
+  const text = bytes.toString('utf8');
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw indexInvalid(dir, `is not JSON (${(error as Error).message})`, error);
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined)
+    throw indexInvalid(dir, `has key ${JSON.stringify(duplicate)} twice in one object`);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw indexInvalid(dir, 'is not a JSON object');
   const doc = parsed as Record<string, unknown>;
@@ -111,8 +123,12 @@ export function parseLayoutIndex(dir: string, bytes: Buffer): ImageIndex {
 export async function readLayoutIndex(dir: string): Promise<{ index: ImageIndex; bytes: Buffer }> {
   let bytes: Buffer;
   try {
+    // Checked before reading, so a hostile multi-gigabyte index.json is never loaded.
+    const { size } = await fsp.stat(join(dir, INDEX_FILE));
+    if (size > MAX_DOCUMENT_BYTES) throw indexTooLarge(dir, size);
     bytes = await fsp.readFile(join(dir, INDEX_FILE));
   } catch (error) {
+    if (error instanceof OcipullError) throw error;
     throw indexInvalid(
       dir,
       errno(error) === 'ENOENT' ? 'is missing' : `cannot be read: ${(error as Error).message}`,

@@ -52,6 +52,42 @@ export function checkDescriptor(value: unknown, where: string): Descriptor {
 }
 
 /**
+ * The first key that appears twice in one object of (valid) JSON text, if any. JSON.parse keeps
+ * the last one silently, while another reader may keep the first: a document that means two
+ * things to two readers is refused rather than guessed at.
+ */
+export function findDuplicateKey(text: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+        if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      }
+      const keys = stack.at(-1);
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+    } else if (ch === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === 0x5b /* [ */) {
+      stack.push(null);
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      stack.pop();
+    } else if (ch === 0x2c /* , */) {
+      expectKey = stack.at(-1) instanceof Set;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Parse a fetched index or manifest. The media type comes from the document itself, else from
  * the descriptor it was fetched by; the two must agree when both are present.
  */
@@ -67,10 +103,15 @@ export function parseDocument(
     );
   }
   let parsed: unknown;
+  const text = bytes.toString('utf8');
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw invalid(what, `not JSON (${(error as Error).message})`);
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw invalid(what, `key ${JSON.stringify(duplicate)} appears twice in one object`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw invalid(what, 'not a JSON object');

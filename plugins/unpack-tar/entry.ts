@@ -1,6 +1,9 @@
 import { OcipullError } from 'ocipull';
 import type { Header } from 'tar-stream';
 
+/** Longest file name a Linux file system takes (a longer one is a hostile header, not a disk). */
+const NAME_MAX = 255;
+
 /** Entry types that are a regular file's bytes. */
 const REGULAR = new Set(['file', 'contiguous-file']);
 
@@ -11,7 +14,8 @@ const REGULAR = new Set(['file', 'contiguous-file']);
  */
 export function checkEntry(header: Pick<Header, 'name' | 'type'>): string {
   const raw = header.name;
-  const shown = JSON.stringify(raw);
+  // A hostile header can carry megabytes of name: show only the start of it.
+  const shown = JSON.stringify(raw.length > 200 ? `${raw.slice(0, 200)}…` : raw);
   if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:/.test(raw)) {
     throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} is an absolute path`, {
       hint: 'the entry must be a relative file name, e.g. disk.qcow2.xz',
@@ -32,6 +36,11 @@ export function checkEntry(header: Pick<Header, 'name' | 'type'>): string {
   const name = parts.at(-1);
   if (name === undefined || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} has no usable file name`);
+  }
+  if (Buffer.byteLength(name) > NAME_MAX) {
+    throw new OcipullError('TAR_UNSAFE_PATH', `tar entry ${shown} has a file name over ${NAME_MAX} bytes`, {
+      hint: 'the entry must be a plain file name, e.g. disk.qcow2.xz',
+    });
   }
   return name;
 }

@@ -1,0 +1,208 @@
+/**
+ * Every case of the reliability suites: what it injects and how it must end. The suites check
+ * their observed counts against this list (`ran` in figures.ts) and docs/reliability.md is
+ * rendered from it, so the doc's figures are the ones the suites ran.
+ */
+
+export type SuiteId =
+  | 'faults'
+  | 'crash'
+  | 'concurrency'
+  | 'hostile-tar'
+  | 'hostile-docs'
+  | 'properties'
+  | 'secrets';
+
+export interface ReliabilityCase {
+  id: string;
+  suite: SuiteId;
+  title: string;
+  /** How it ends: `byte-identical` or the error code (and what is asserted besides). */
+  outcome: string;
+  /** Faults the fake registry served (resets, statuses, stalls...). */
+  faults?: number;
+  /** SIGKILLs sent to a running CLI. */
+  kills?: number;
+  /** Hostile inputs refused with their code. */
+  refused?: number;
+}
+
+export interface Suite {
+  id: SuiteId;
+  title: string;
+  file: string;
+  description: string;
+}
+
+export const SUITES: Suite[] = [
+  {
+    id: 'faults',
+    title: 'Network faults',
+    file: 'test/reliability/faults.test.ts',
+    description:
+      'Pulls through the fault-injecting registry. Each case is bounded in time; afterwards the output is byte-identical to the published disk (or absent, with the code shown) and the cache holds only verified blobs (its `ls` and a re-hash agree).',
+  },
+  {
+    id: 'crash',
+    title: 'Crashes (SIGKILL)',
+    file: 'test/reliability/crash.test.ts',
+    description:
+      'The CLI is killed with SIGKILL at a named point of a pull (`OCIPULL_TEST_PAUSE_AT`, see docs/cli.md), then run again: the second run completes byte-identical, reuses what was verified (counted at the registry) and leaves no temp file beside the output or in the cache.',
+  },
+  {
+    id: 'concurrency',
+    title: 'Concurrency',
+    file: 'test/reliability/concurrency.test.ts',
+    description:
+      'Several CLI pulls into one cache at once, with `ocipull cache prune` alongside: all succeed byte-identical, each blob is downloaded once (counted at the registry), and `ocipull cache ls` agrees with a re-hash of every cached blob.',
+  },
+  {
+    id: 'hostile-tar',
+    title: 'Hostile tar layers',
+    file: 'test/reliability/hostile-tar.test.ts',
+    description:
+      'One-file tar layers built to escape, pulled end to end (plain and gzip each: two refusals per case). Nothing is written outside the output path, nor at it.',
+  },
+  {
+    id: 'hostile-docs',
+    title: 'Hostile documents, bombs and references',
+    file: 'test/reliability/hostile-documents.test.ts',
+    description:
+      'Manifests, indexes and layers built to exhaust or confuse, and references with control characters. Each is refused with its code before anything is written at the output path.',
+  },
+  {
+    id: 'properties',
+    title: 'Property-based parsers',
+    file: 'test/reliability/properties.test.ts',
+    description:
+      'fast-check properties (fixed seeds, so runs repeat) over the registry reference parser, the `WWW-Authenticate` parser and the manifest validators: they never throw anything but a coded error, round-trip what they accept, and refuse what they must.',
+  },
+  {
+    id: 'secrets',
+    title: 'Secrets',
+    file: 'test/reliability/secrets.test.ts',
+    description:
+      'Authenticated pulls from the real registry (htpasswd Basic and token auth) and the fake one; stdout, stderr, `--json`, `--debug` logs and error messages are scanned for the password and every token issued, and a redirect to another host must arrive without `Authorization`.',
+  },
+];
+
+const tar = (id: string, title: string, code: string): ReliabilityCase => ({
+  id: `tar.${id}`,
+  suite: 'hostile-tar',
+  title,
+  outcome: code,
+  refused: 2,
+});
+
+export const CATALOG: ReliabilityCase[] = [
+  tar('dotdot', '`../../escaped.qcow2`', 'TAR_UNSAFE_PATH'),
+  tar('absolute', 'absolute path into /tmp', 'TAR_UNSAFE_PATH'),
+  tar(
+    'symlink-out',
+    'symlink to a directory outside, then a file written through it',
+    'TAR_ENTRY_NOT_REGULAR',
+  ),
+  tar('hardlink-out', 'hard link to /etc/passwd, then a file of that name', 'TAR_ENTRY_NOT_REGULAR'),
+  tar('char-device', 'character device node', 'TAR_ENTRY_NOT_REGULAR'),
+  tar('block-device', 'block device node', 'TAR_ENTRY_NOT_REGULAR'),
+  tar('fifo', 'fifo', 'TAR_ENTRY_NOT_REGULAR'),
+  tar('thousands', '5000 entries (the rest climbing out with ..)', 'TAR_MULTIPLE_ENTRIES'),
+  tar('giant-header', '5 MiB pax header', 'TAR_INVALID'),
+  tar('long-name', '1 MiB file name in a valid pax header', 'TAR_UNSAFE_PATH'),
+
+  {
+    id: 'doc.huge-manifest',
+    suite: 'hostile-docs',
+    title: '5 MiB manifest; the same with a descriptor claiming 600 bytes',
+    outcome: 'MANIFEST_TOO_LARGE; SIZE_MISMATCH (before reading it)',
+    refused: 2,
+  },
+  {
+    id: 'doc.huge-index',
+    suite: 'hostile-docs',
+    title: '5 MiB layout index.json',
+    outcome: 'MANIFEST_TOO_LARGE (checked before reading)',
+    refused: 1,
+  },
+  {
+    id: 'doc.deep',
+    suite: 'hostile-docs',
+    title: 'indexes nested 8 deep',
+    outcome: 'INDEX_TOO_DEEP',
+    refused: 1,
+  },
+  {
+    id: 'doc.self-reference',
+    suite: 'hostile-docs',
+    title: 'index listing its own digest (forged blob); a loader returning the same index forever',
+    outcome: 'DIGEST_MISMATCH; INDEX_TOO_DEEP',
+    refused: 2,
+  },
+  {
+    id: 'doc.media-types',
+    suite: 'hostile-docs',
+    title: 'manifest claiming to be an index; entry of media type text/html',
+    outcome: 'MANIFEST_INVALID; MEDIA_TYPE_UNSUPPORTED',
+    refused: 2,
+  },
+  {
+    id: 'doc.duplicate-keys',
+    suite: 'hostile-docs',
+    title: 'manifest with `layers` twice (the second naming another blob); index.json with a key twice',
+    outcome: 'MANIFEST_INVALID; LAYOUT_INDEX_INVALID',
+    refused: 2,
+  },
+  {
+    id: 'doc.wrong-sizes',
+    suite: 'hostile-docs',
+    title: 'layer size −1 byte, +1 byte, negative, 2^60; manifest size +7',
+    outcome: 'SIZE_MISMATCH ×3; MANIFEST_INVALID ×2',
+    refused: 5,
+  },
+  {
+    id: 'bomb.configured',
+    suite: 'hostile-docs',
+    title: '64 MiB of zeros in zstd (child and in-process), xz, gzip, bzip2; maxExpansionRatio 10',
+    outcome: 'EXPANSION_LIMIT',
+    refused: 5,
+  },
+  {
+    id: 'bomb.default',
+    suite: 'hostile-docs',
+    title: '1 GiB of zeros in ~33 KiB of zstd, default settings',
+    outcome: 'EXPANSION_LIMIT (default maxExpansionRatio 1000)',
+    refused: 1,
+  },
+  {
+    id: 'ref.control-characters',
+    suite: 'hostile-docs',
+    title:
+      'NUL, BEL, ESC[2J, newline, DEL in oci-dir and docker references (15 in process, 1 through the CLI)',
+    outcome: 'REFERENCE_INVALID (exit 2; stderr shows them escaped)',
+    refused: 16,
+  },
+
+  {
+    id: 'prop.reference',
+    suite: 'properties',
+    title:
+      'registry references: arbitrary text; generated valid references; a control character or space spliced in; long near-misses',
+    outcome:
+      'parse or REFERENCE_INVALID only; normalization idempotent; exact round-trip; always refused; < 50 ms each (3 × 1000 runs)',
+  },
+  {
+    id: 'prop.www-authenticate',
+    suite: 'properties',
+    title:
+      'WWW-Authenticate: arbitrary headers; generated challenges with quoted values; 20k params, 40k backslashes, 50k commas',
+    outcome: 'never throws; challenges parse back exactly; linear time (2 × 1000 runs)',
+  },
+  {
+    id: 'prop.documents',
+    suite: 'properties',
+    title:
+      'manifest validators: arbitrary bytes and JSON; generated manifests; broken sizes; duplicate keys spliced in (escaped too)',
+    outcome:
+      'document or coded refusal only; layers kept; MANIFEST_INVALID; duplicates always found (4 × 1000 runs)',
+  },
+];

@@ -1,0 +1,38 @@
+/**
+ * docs/reliability.md is the catalog rendered, and every catalog case is run by its suite (the
+ * suites assert their observed counts against the catalog through `ran`).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../support/paths.js';
+import { CATALOG, SUITES } from './catalog.js';
+import { renderDoc, totals } from './figures.js';
+
+describe('reliability figures', () => {
+  it('docs/reliability.md is rendered from the catalog (run node dist/test/reliability/render.js)', () => {
+    const doc = readFileSync(join(repoRoot, 'docs', 'reliability.md'), 'utf8');
+    assert.equal(doc, renderDoc());
+    assert.match(doc, /\| bytes lost \| 0 \|/);
+  });
+
+  it('every case is run by its suite file, exactly once, and ids are unique', () => {
+    const ids = CATALOG.map((c) => c.id);
+    assert.equal(new Set(ids).size, ids.length, 'unique ids');
+    for (const suite of SUITES) {
+      if (!CATALOG.some((c) => c.suite === suite.id)) continue;
+      const source = readFileSync(join(repoRoot, suite.file), 'utf8');
+      for (const c of CATALOG.filter((k) => k.suite === suite.id)) {
+        const uses = source.split(`ran(${JSON.stringify(c.id).replace(/"/g, "'")}`).length - 1;
+        const dynamic = source.includes('ran(c.id') && source.split(`'${c.id}'`).length === 2;
+        assert.ok(uses === 1 || dynamic, `${suite.file} runs ${c.id} (found ${uses} ran() calls)`);
+      }
+    }
+  });
+
+  it('counts something in each kind', () => {
+    const t = totals();
+    assert.ok(t.refused > 0 && t.cases === CATALOG.length);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Hostile one-file tar layers, pulled end to end from an OCI layout: each is refused with its
+ * code, plain and gzip-compressed, and nothing appears outside the output path (nor at it).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { type ErrorCode, MediaTypes } from 'ocipull';
+import tar from 'tar-stream';
+import { tempDir } from '../support/paths.js';
+import { ran } from './figures.js';
+import { diskLayout, exists, orchestratorWith, rejectsWith, snapshot } from './support.js';
+
+type Entry = {
+  header: { name: string; type: string; linkname?: string; devmajor?: number; devminor?: number };
+  content?: Buffer;
+};
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+  })();
+  for (const { header, content } of entries) {
+    await new Promise<void>((resolve, reject) =>
+      pack.entry(
+        { mode: 0o644, mtime: new Date(0), ...header, size: content?.length ?? 0 } as never,
+        content ?? Buffer.alloc(0),
+        (e) => (e ? reject(e) : resolve()),
+      ),
+    );
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+describe('hostile tar layers are refused and write nothing outside the output path', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  // Absolute targets a naive extractor would write to.
+  const evil = join(tmpdir(), `ocipull-evil-${randomBytes(6).toString('hex')}`);
+  let n = 0;
+
+  before(async () => {
+    tmp = await tempDir('ocipull-hostile-tar-');
+  });
+  after(async () => {
+    await tmp.cleanup();
+    await fsp.rm(evil, { recursive: true, force: true });
+  });
+
+  const disk = () => Buffer.from(randomBytes(4096));
+  const cases: { id: string; entries: () => Entry[]; code: ErrorCode }[] = [
+    {
+      id: 'tar.dotdot',
+      entries: () => [{ header: { name: '../../escaped.qcow2', type: 'file' }, content: disk() }],
+      code: 'TAR_UNSAFE_PATH',
+    },
+    {
+      id: 'tar.absolute',
+      entries: () => [{ header: { name: `${evil}/disk.qcow2`, type: 'file' }, content: disk() }],
+      code: 'TAR_UNSAFE_PATH',
+    },
+    {
+      id: 'tar.symlink-out',
+      entries: () => [
+        { header: { name: 'images', type: 'symlink', linkname: evil } },
+        { header: { name: 'images/pwned', type: 'file' }, content: disk() },
+      ],
+      code: 'TAR_ENTRY_NOT_REGULAR',
+    },
+    {
+      id: 'tar.hardlink-out',
+      entries: () => [
+        { header: { name: 'disk.qcow2', type: 'link', linkname: '/etc/passwd' } },
+        { header: { name: 'disk.qcow2', type: 'file' }, content: disk() },
+      ],
+      code: 'TAR_ENTRY_NOT_REGULAR',
+    },
+    {
+      id: 'tar.char-device',
+      entries: () => [{ header: { name: 'disk.qcow2', type: 'character-device', devmajor: 1, devminor: 3 } }],
+      code: 'TAR_ENTRY_NOT_REGULAR',
+    },
+    {
+      id: 'tar.block-device',
+      entries: () => [{ header: { name: 'disk.qcow2', type: 'block-device', devmajor: 8, devminor: 0 } }],
+      code: 'TAR_ENTRY_NOT_REGULAR',
+    },
+    {
+      id: 'tar.fifo',
+      entries: () => [{ header: { name: 'disk.qcow2', type: 'fifo' } }],
+      code: 'TAR_ENTRY_NOT_REGULAR',
+    },
+    {
+      id: 'tar.thousands',
+      entries: () =>
+        Array.from({ length: 5000 }, (_, i) => ({
+          header: { name: i === 0 ? 'disk.qcow2' : `../f${i}`, type: 'file' as const },
+          content: Buffer.from(`entry ${i}`),
+        })),
+      code: 'TAR_MULTIPLE_ENTRIES',
+    },
+    {
+      // A 5 MiB pax header: refused before it is buffered.
+      id: 'tar.giant-header',
+      entries: () => [{ header: { name: `${'a'.repeat(5 << 20)}.qcow2`, type: 'file' }, content: disk() }],
+      code: 'TAR_INVALID',
+    },
+    {
+      // A 1 MiB file name in a valid pax header: no file system takes it.
+      id: 'tar.long-name',
+      entries: () => [{ header: { name: `${'b'.repeat(1 << 20)}.qcow2`, type: 'file' }, content: disk() }],
+      code: 'TAR_UNSAFE_PATH',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.id}: ${c.code}, plain and gzip`, async () => {
+      let refused = 0;
+      const plain = await tarOf(c.entries());
+      for (const [variant, layer, mediaType] of [
+        ['plain', plain, MediaTypes.ociLayerTar],
+        ['gzip', gzipSync(plain), MediaTypes.ociLayerTarGzip],
+      ] as const) {
+        const sandbox = join(tmp.dir, `${++n}-${variant}`);
+        const out = join(sandbox, 'out');
+        await fsp.mkdir(out, { recursive: true });
+        const layout = await diskLayout(join(sandbox, 'layout'), {
+          layer,
+          layerMediaType: mediaType,
+          title: 'podman-machine.x86_64.qemu.qcow2',
+        });
+        const beforeTree = await snapshot(sandbox, ['layout']);
+        const orchestrator = await orchestratorWith({ cacheDir: join(sandbox, 'cache') });
+        await rejectsWith(
+          orchestrator.pull({ source: layout.source, output: join(out, 'disk.qcow2') }),
+          c.code,
+        );
+        refused++;
+        assert.deepEqual(await snapshot(sandbox, ['layout']), beforeTree, 'nothing written in the sandbox');
+        assert.equal(await exists(evil), false, `nothing written at ${evil}`);
+        assert.equal(await exists(join(sandbox, '..', 'escaped.qcow2')), false);
+        assert.equal(await exists(join(tmp.dir, '..', 'escaped.qcow2')), false);
+      }
+      ran(c.id, { refused });
+    });
+  }
+});

@@ -13,9 +13,7 @@ import { sha256File } from '../registry/helpers.js';
 import { compress, makeDisk } from '../support/disks.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
-import { blobPath, partialPath, sizeOf } from './helpers.js';
-
-export const CACHE_PLUGINS = ['oci-dir', 'disk-select', 'unpack-blob', 'unpack-tar', 'codec-zstd', 'cache'];
+import { blobPath, CACHE_PLUGINS, partialPath, sizeOf } from './helpers.js';
 
 describe('cache entries and partials', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

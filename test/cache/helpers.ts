@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cliPath } from '../support/paths.js';
 
+/** What a pull from a layout through the cache needs. */
+export const CACHE_PLUGINS = ['oci-dir', 'disk-select', 'unpack-blob', 'unpack-tar', 'codec-zstd', 'cache'];
+
 /** Path of the partial download of `digest` in a cache directory. */
 export function partialPath(cacheDir: string, digest: string): string {
   const [algorithm, hex] = digest.split(':');

@@ -69,6 +69,31 @@ export { OutputFile } from './pipeline/output.js';
 export { peek } from './pipeline/peek.js';
 export { majorMinor, type PullRequest } from './pipeline/pull.js';
 export { parseSourceRef, readAll } from './pipeline/source.js';
+export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
+export { isDestination, openDestination } from './publish/destination.js';
+export {
+  codecOfBytes,
+  defaultTitle,
+  diskFormat,
+  HYPERVISOR_FORMATS,
+  PACK_CODECS,
+  type PackCodec,
+} from './publish/machine-os.js';
+export {
+  diskKey,
+  MERGE_STRATEGIES,
+  type MergeResult,
+  type MergeStrategy,
+  mergeIndex,
+} from './publish/merge.js';
+export {
+  type PackDisk,
+  type PackedDisk,
+  type PackRequest,
+  type PackResult,
+  runPack,
+} from './publish/pack.js';
+export type { TransferStats } from './publish/transfer.js';
 export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
 export type * from './types.js';

@@ -1,5 +1,6 @@
 import type { Orchestrator, Plugin } from 'ocipull';
 import { fetchBlob } from './fetch.js';
+import { withPush } from './push.js';
 import { resolveLayout } from './source.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-oci-dir';
@@ -27,7 +28,10 @@ export default class OciDirPlugin implements Plugin {
 
   apply(orchestrator: Orchestrator): void {
     for (const scheme of this.schemes) {
-      orchestrator.hooks.resolve.for(scheme).tapPromise(PLUGIN_NAME, resolveLayout);
+      orchestrator.hooks.resolve.for(scheme).tapPromise(PLUGIN_NAME, async (request) => {
+        const source = await resolveLayout(request);
+        return request.purpose === 'push' ? withPush(source) : source;
+      });
       orchestrator.hooks.fetch.for(scheme).tapPromise(PLUGIN_NAME, fetchBlob);
     }
   }

@@ -110,6 +110,6 @@ const NOTES: string[][] = [
     '  refused (`INDEX_TOO_DEEP`).',
     "- A tar layer's entry name longer than 255 bytes is refused (`TAR_UNSAFE_PATH`); tar meta headers",
     '  over 4 MiB are refused (`TAR_INVALID`).',
-    "- The registry transport's body timeout is `transports.docker.timeoutMs` (the suites use 300 ms).",
+    "- The registry transport's body timeout is `transports.docker.timeoutMs` (the fault suite uses 1 s).",
   ],
 ];

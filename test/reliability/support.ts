@@ -36,6 +36,17 @@ export const LAYOUT_PULL_PLUGINS = [
   'codec-none',
 ];
 
+/** What a docker:// pull into a cache needs. */
+export const REGISTRY_PLUGINS = [
+  'registry',
+  'disk-select',
+  'unpack-blob',
+  'unpack-tar',
+  'codec-zstd',
+  'codec-none',
+  'cache',
+];
+
 /** An orchestrator with built-in plugins loaded from dist/ (as the CLI loads them). */
 export async function orchestratorWith(
   settings: Partial<Settings>,

@@ -78,6 +78,10 @@ export class FakeRegistry {
   private readonly sockets = new Set<Socket>();
   addr = '';
   storageAddr = '';
+  /** Faults served so far (rules and scripts that answered), for tests that count what they injected. */
+  faultsServed = 0;
+  /** Restarts done by `restart()`. */
+  restarts = 0;
 
   private constructor(
     private readonly options: FakeRegistryOptions,
@@ -128,6 +132,20 @@ export class FakeRegistry {
     return this.requests.filter((r) => r.kind === kind);
   }
 
+  /**
+   * A registry restart: drop every connection, stop listening for `downMs` (connections are
+   * refused), then listen on the same port again. Faults, scripts and tokens survive it.
+   */
+  async restart(downMs = 200): Promise<void> {
+    this.restarts++;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+    await sleep(downMs);
+    const port = Number(this.addr.slice(this.addr.lastIndexOf(':') + 1));
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(
@@ -146,6 +164,12 @@ export class FakeRegistry {
   }
 
   private faultFor(req: FakeRequest): Fault | undefined {
+    const fault = this.pickFault(req);
+    if (fault) this.faultsServed++;
+    return fault;
+  }
+
+  private pickFault(req: FakeRequest): Fault | undefined {
     for (const fn of this.scripts) {
       const fault = fn(req);
       if (fault) return fault;
@@ -231,9 +255,10 @@ export class FakeRegistry {
         );
       }
       if (info.kind === 'manifest') return await this.manifest(info, res, fault);
-      if (info.kind === 'blob' && fault?.kind === 'redirect') {
+      // On a storage request, a redirect fault adds one more hop (a redirect chain).
+      if ((info.kind === 'blob' || info.kind === 'storage') && fault?.kind === 'redirect') {
         res.writeHead(307, {
-          location: `http://${this.storageAddr}/storage/${info.reference}?X-Signature=abc`,
+          location: `http://${this.storageAddr}/storage/${info.reference}?X-Signature=abc&hop=${info.n}`,
         });
         return void res.end();
       }

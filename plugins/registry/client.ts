@@ -11,7 +11,11 @@ import { discard, displayUrl, type HttpClient, type HttpResponse } from './http.
 import { isPlainHttpAnswer } from './net-errors.js';
 
 export interface RequestOptions {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Request body (push: manifests, blob chunks). */
+  body?: string | Uint8Array;
+  /** Extra token scopes (a mount's `repository:FROM:pull`). */
+  scopes?: string[];
   headers?: Record<string, string>;
   /** Scope actions: `pull` (default) or `pull,push`. */
   actions?: string;
@@ -123,12 +127,19 @@ export class RegistryClient {
     const base = await this.ping(options.signal, options.log);
     const url = new URL(path, base);
     const actions = options.actions ?? 'pull';
-    let authorization = await this.auth.authorization(repository, actions, options.signal, options.log);
+    let authorization = await this.auth.authorization(
+      repository,
+      actions,
+      options.signal,
+      options.log,
+      options.scopes,
+    );
     for (let attempt = 0; ; attempt++) {
       const value = authorization;
       const response = await this.http.send({
         url,
         method: options.method,
+        body: options.body,
         headers: options.headers,
         // Only the registry's own origin gets credentials: never a storage host it redirects to.
         authorize: (target) =>
@@ -141,7 +152,13 @@ export class RegistryClient {
       const challenge = pickChallenge(parseWwwAuthenticate(response.headers['www-authenticate']));
       this.auth.renew(challenge);
       try {
-        authorization = await this.auth.authorization(repository, actions, options.signal, options.log);
+        authorization = await this.auth.authorization(
+          repository,
+          actions,
+          options.signal,
+          options.log,
+          options.scopes,
+        );
       } catch (error) {
         await discard(response);
         throw error;

@@ -30,9 +30,10 @@ export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 30_000, headersMs: 60_000
 
 export interface HttpRequest {
   url: URL;
-  method?: 'GET' | 'HEAD' | 'POST';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
-  body?: string;
+  /** A string or bytes (kept in memory, so a retry can send them again). */
+  body?: string | Uint8Array;
   /** Extra headers (Authorization) for a URL; called for every hop, so redirects to another origin get none. */
   authorize?: (url: URL) => Record<string, string> | undefined;
   signal: AbortSignal;

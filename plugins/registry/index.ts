@@ -5,6 +5,7 @@
  * overridden per run by `transports.docker` in the config.
  */
 import type { Orchestrator, Plugin } from 'ocipull';
+import { withPush } from './push.js';
 import { type RegistrySettings, resolveDocker } from './resolve.js';
 import { RegistrySource } from './source.js';
 
@@ -27,9 +28,10 @@ export default class RegistryPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.hooks.resolve
-      .for('docker')
-      .tapPromise(PLUGIN_NAME, (request) => resolveDocker(orchestrator, this.settings, request));
+    orchestrator.hooks.resolve.for('docker').tapPromise(PLUGIN_NAME, async (request) => {
+      const source = await resolveDocker(orchestrator, this.settings, request);
+      return request.purpose === 'push' ? withPush(source, request.log) : source;
+    });
     orchestrator.hooks.fetch.for('docker').tapPromise(PLUGIN_NAME, async (request) => {
       if (!(request.source instanceof RegistrySource)) return undefined;
       return request.source.fetch(

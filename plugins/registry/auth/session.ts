@@ -72,6 +72,7 @@ export class AuthSession {
     actions: string,
     signal: AbortSignal,
     log: Logger,
+    extraScopes: string[] = [],
   ): Promise<string | undefined> {
     const challenge = this.challenge;
     if (!challenge) return undefined;
@@ -80,7 +81,8 @@ export class AuthSession {
       return credential?.username !== undefined ? basicHeader(credential) : undefined;
     }
     if (challenge.scheme !== 'bearer' || !challenge.params.realm) return undefined;
-    const scope = scopeFor(repository, actions);
+    const scopes = [scopeFor(repository, actions), ...extraScopes];
+    const scope = scopes.join(' ');
     const key = `${challenge.params.realm} ${challenge.params.service ?? ''} ${scope}`;
     let pending = this.tokens.get(key);
     if (pending) {
@@ -90,7 +92,7 @@ export class AuthSession {
     if (!pending) {
       const credential = await this.credentialFor(repository, log);
       const realm = { realm: challenge.params.realm, service: challenge.params.service };
-      pending = fetchToken(this.http, realm, [scope], credential, signal, log);
+      pending = fetchToken(this.http, realm, scopes, credential, signal, log);
       this.tokens.set(key, pending);
       pending.catch(() => this.tokens.delete(key));
     }

@@ -291,4 +291,34 @@ export const CATALOG: ReliabilityCase[] = [
       'NETWORK after 5 × 5 retries; the verified 1 MiB partial is kept and the next pull fetches only the rest',
     faults: 26,
   },
+
+  {
+    id: 'secrets.basic',
+    suite: 'secrets',
+    title:
+      'docker-registry with htpasswd Basic: --creds (with --json, JSON progress), --authfile, REGISTRY_AUTH_FILE, a wrong password twice; all with --debug',
+    outcome:
+      'byte-identical ×3, UNAUTHORIZED ×2 (exit 4); neither password nor its Basic encoding in any output',
+  },
+  {
+    id: 'secrets.token',
+    suite: 'secrets',
+    title: 'docker-registry with token auth: the same five runs',
+    outcome: 'byte-identical ×3, UNAUTHORIZED ×2; no password and no JWT in any output',
+  },
+  {
+    id: 'secrets.redirect-basic',
+    suite: 'secrets',
+    title: 'fake registry with Basic auth redirecting the blob to another host',
+    outcome:
+      'byte-identical; the storage host gets no Authorization; no credential in debug logs or the result',
+    faults: 1,
+  },
+  {
+    id: 'secrets.redirect-bearer',
+    suite: 'secrets',
+    title: 'fake registry with bearer tokens redirecting the blob to another host',
+    outcome: 'byte-identical; the storage host gets no Authorization; no token in debug logs or the result',
+    faults: 1,
+  },
 ];

@@ -40,7 +40,7 @@ export function registriesConfPath(
   env = process.env,
 ): string | undefined {
   if (option === false) return undefined;
-  if (option) return option;
+  if (typeof option === 'string' && option) return option;
   if (env.CONTAINERS_REGISTRIES_CONF) return env.CONTAINERS_REGISTRIES_CONF;
   const user = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers', 'registries.conf');
   if (existsSync(user)) return user;

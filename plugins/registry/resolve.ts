@@ -15,7 +15,7 @@ import { defaultRetryPolicy } from './retry.js';
 import { type ActiveEndpoint, RegistrySource } from './source.js';
 import { TlsPolicy } from './tls.js';
 
-/** Tunables from the plugin's options and `transports.docker` in config. */
+/** Tunables from the plugin's options, overridden by `transports.docker` in config. */
 export interface RegistrySettings {
   /** Retries per request (connection errors, 408, 429, 5xx). */
   retries?: number;
@@ -38,7 +38,10 @@ export async function resolveDocker(
   const { options, log, signal } = request;
   const parsed = parseReference(request.ref.rest);
   const ref = request.purpose === 'push' ? parsed : withDefaultTag(parsed, options.defaultTag);
-  const settings = { ...defaults, ...((options.settings ?? {}) as RegistrySettings) };
+  const settings: RegistrySettings = {
+    ...defaults,
+    ...((options.settings?.docker ?? {}) as RegistrySettings),
+  };
   const hooks = getRegistryHooks(orchestrator);
 
   const conf = loadRegistriesConf(registriesConfPath(options.registriesConf));

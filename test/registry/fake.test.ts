@@ -114,7 +114,7 @@ describe('docker:// against the fault-injecting registry', () => {
   it('resumes after a truncated body and after a stalled one (body timeout)', async () => {
     fake.inject({ match: 'blob', fault: { kind: 'truncate', afterBytes: 200_000 } });
     fake.inject({ match: 'blob', fault: { kind: 'stall', afterBytes: 500_000 } });
-    const { out, requests } = await pull(src(), { settings: { timeoutMs: 400 } });
+    const { out, requests } = await pull(src(), { settings: { docker: { timeoutMs: 400 } } });
     assert.equal(await sha256File(out), disk.qcow2Sha256);
     assert.equal(requests.filter((r) => r.kind === 'blob').length, 3);
   });
@@ -325,7 +325,7 @@ describe('docker:// against the fault-injecting registry', () => {
     try {
       // A dead mirror, one without the repository, then one that serves it under a path prefix.
       const mirrors = { [fake.addr]: ['127.0.0.1:1', `${mirror.addr}/nothing-here`, `${mirror.addr}/pm`] };
-      const { out, requests } = await pull(src(), { mirrors, settings: { retries: 0 } });
+      const { out, requests } = await pull(src(), { mirrors, settings: { docker: { retries: 0 } } });
       assert.equal(await sha256File(out), disk.qcow2Sha256);
       assert.equal(requests.length, 0, 'the origin was not asked');
       assert.deepEqual(

@@ -4,6 +4,7 @@ import { isOcipullError, OcipullError } from '../errors/errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { CacheWriter, Descriptor, FetchResponse, Source } from '../types.js';
+import { pauseAt } from './pause.js';
 
 const TRANSIENT_CODES = new Set(['NETWORK', 'TIMEOUT', 'TRUNCATED', 'SERVER_ERROR', 'TOO_MANY_REQUESTS']);
 const TRANSIENT_SYSTEM = new Set([
@@ -80,6 +81,7 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
     }
     let failures = 0;
     let reconnects = 0;
+    let paused = position * 2 >= descriptor.size;
     while (position < descriptor.size) {
       signal.throwIfAborted();
       let response: FetchResponse | undefined;
@@ -120,6 +122,10 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
           position += chunk.length;
           options.onFetched?.(chunk.length);
           yield chunk;
+          if (!paused && position * 2 >= descriptor.size) {
+            paused = true;
+            await pauseAt('blob');
+          }
         }
         if (position < descriptor.size) {
           throw new OcipullError(

@@ -37,6 +37,36 @@ function outputError(target: string, error: unknown): OcipullError {
   return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${reason}`, { cause: error });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove temp files left beside `target` by runs that were killed (SIGKILL, power loss), i.e.
+ * whose process no longer exists. Files of live runs are left alone.
+ */
+async function removeOrphans(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.ocipull-tmp')) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]+\.ocipull-tmp$/.exec(name.slice(prefix.length))?.[1]);
+    if (pid > 0 && pid !== process.pid && !alive(pid)) {
+      await fsp.rm(join(dirname(target), name), { force: true });
+    }
+  }
+}
+
 /**
  * The output disk being written: a temp file beside the target, made visible by `commit` only
  * (fsync, then rename; with `replace: false` a link that fails if the target appeared meanwhile).
@@ -70,7 +100,11 @@ export class OutputFile implements DiskOutput {
 
   static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
     await OutputFile.checkTarget(target, options.replace);
-    const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.ocipull-tmp`);
+    await removeOrphans(target);
+    const temp = join(
+      dirname(target),
+      `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.ocipull-tmp`,
+    );
     try {
       const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
       track(temp);

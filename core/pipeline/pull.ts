@@ -23,6 +23,7 @@ import type {
 import { type BlobStream, openBlobStream } from './blob-stream.js';
 import { openPullSource } from './offline.js';
 import { expandOutputName, OutputFile } from './output.js';
+import { pauseAt } from './pause.js';
 import { peek } from './peek.js';
 import { loadDocument } from './source.js';
 
@@ -242,9 +243,14 @@ function cachedBlobStream(blob: CachedBlob): BlobStream {
   verified.catch(() => {});
   async function* bytes(): AsyncGenerator<Buffer> {
     try {
+      let paused = false;
       for await (const chunk of blob.open()) {
         verifier.update(chunk as Buffer);
         yield chunk as Buffer;
+        if (!paused && verifier.received * 2 >= blob.descriptor.size) {
+          paused = true;
+          await pauseAt('decompress');
+        }
       }
       settle.resolve(verifier.finish());
     } catch (error) {
@@ -383,6 +389,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     clearInterval(timer);
     orchestrator.hooks.progress.call({ phase: 'write', bytes: decoded.bytesWritten });
     if (handle?.kind === 'miss') await handle.writer.commit();
+    await pauseAt('commit');
     if (t.cache?.keepDecoded) {
       await t.cache
         .keepDecoded(layer.digest, out.path)

@@ -4,6 +4,7 @@ import { verifyBytes } from '../oci/digest.js';
 import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Descriptor, LoadedDocument, Source, SourceRef, TransportOptions } from '../types.js';
+import { pauseAt } from './pause.js';
 
 /** Split `scheme:rest`. A bare path or name is not guessed at: the scheme is required. */
 export function parseSourceRef(raw: string): SourceRef {
@@ -90,6 +91,7 @@ export async function fetchSmall(
     bytes = Buffer.from(descriptor.data, 'base64');
   } else {
     const response = await orchestrator.fetchRaw(source, descriptor, 0, signal);
+    await pauseAt('manifest');
     bytes = await readAll(response.body, MAX_DOCUMENT_BYTES, descriptor.digest);
   }
   verifyBytes(bytes, descriptor, descriptor.digest);

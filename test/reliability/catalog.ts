@@ -321,4 +321,42 @@ export const CATALOG: ReliabilityCase[] = [
     outcome: 'byte-identical; the storage host gets no Authorization; no token in debug logs or the result',
     faults: 1,
   },
+
+  {
+    id: 'crash.manifest',
+    suite: 'crash',
+    title: 'SIGKILL while the disk manifest is being fetched',
+    outcome: 'no output; the next run byte-identical, nothing stray',
+    kills: 1,
+  },
+  {
+    id: 'crash.blob',
+    suite: 'crash',
+    title: 'SIGKILL with half the blob fetched',
+    outcome:
+      "no output (the dead run's temp file is swept by the next); the next run resumes at the partial and fetches only the rest",
+    kills: 1,
+  },
+  {
+    id: 'crash.decompress',
+    suite: 'crash',
+    title: 'SIGKILL halfway through decompressing a cached blob',
+    outcome: 'no output; the next run is a cache hit with no blob request',
+    kills: 1,
+  },
+  {
+    id: 'crash.commit',
+    suite: 'crash',
+    title: 'SIGKILL between the cache commit and the output rename',
+    outcome: 'no output, the blob committed and verified; the next run is a cache hit with no blob request',
+    kills: 1,
+  },
+  {
+    id: 'crash.random',
+    suite: 'crash',
+    title: 'six SIGKILLs at seeded random moments (300–1800 ms) of slow pulls into one cache',
+    outcome:
+      'output absent or complete after each, cache verified; the final run byte-identical, nothing stray',
+    kills: 6,
+  },
 ];

@@ -120,7 +120,7 @@ describe('secrets stay out of every output', () => {
           r.tokenRequests.some((t) => t.authorized),
           'tokens were issued',
         );
-      ran(`secrets.${mode}`, {});
+      ran(mode === 'basic' ? 'secrets.basic' : 'secrets.token', {});
     });
   }
 
@@ -153,7 +153,9 @@ describe('secrets stay out of every output', () => {
         const tokens = sent.map((a) => a.replace(/^\S+ /, ''));
         const text = `${lines.join('')}\n${JSON.stringify(result)}`;
         assert.deepEqual(secretsIn(text, tokens), [], text);
-        ran(`secrets.redirect-${scheme}`, { faults: fake.faultsServed });
+        ran(scheme === 'basic' ? 'secrets.redirect-basic' : 'secrets.redirect-bearer', {
+          faults: fake.faultsServed,
+        });
       } finally {
         await fake.stop();
       }

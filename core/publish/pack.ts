@@ -162,8 +162,12 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     }
     seen.add(disk.hypervisor);
     const { head } = await checkDisk(disk);
-    inputs.push({ disk, ...layerCodec(disk, head, request.compress) });
+    const { codec, asIs } = layerCodec(disk, head, request.compress);
+    const format = diskFormat(disk.hypervisor, basename(disk.path));
+    const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
+    inputs.push({ disk, codec, asIs, title });
   }
+  if (request.tag !== undefined) checkTag(request.tag);
 
   const dest = await openDestination(
     orchestrator,
@@ -184,9 +188,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
 
     const disks: PackedDisk[] = [];
     const entries: Descriptor[] = [];
-    for (const { disk, codec, asIs } of inputs) {
-      const format = diskFormat(disk.hypervisor, basename(disk.path));
-      const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
+    for (const { disk, codec, asIs, title } of inputs) {
       log.info(`${disk.path}: ${asIs ? 'hashing' : `compressing with ${codec}`} as ${title}`);
       const staged = await stageBlob(disk.path, PACK_CODECS[codec].mediaType, {
         codec: asIs ? 'none' : codec,

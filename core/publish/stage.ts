@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { OcipullError } from '../errors/errors.js';
 import { createDigester } from '../oci/digest.js';
@@ -90,7 +90,9 @@ function compressedStream(
     });
   });
   done.catch(() => {});
-  return { out: child.stdout, done };
+  // Consume at once: node resumes (and drops) the stdout of an exited child nobody reads yet.
+  const out = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+  return { out, done };
 }
 
 /** Write `chunks` to a new temp file in `dir`, hashing as they go. */

@@ -15,6 +15,7 @@ import {
   MediaTypes,
 } from 'ocipull';
 import tar from 'tar-stream';
+import { packMachineOs } from './pack.js';
 
 export type MachineArch = 'x86_64' | 'aarch64';
 
@@ -41,6 +42,12 @@ export interface MachineOsOptions {
   nested?: boolean;
   /** Seed 001's format: the layer is a tar (gzip when 'gzip') holding the disk file under its title. */
   oneFileTar?: boolean | 'gzip';
+  /**
+   * `pack`: publish the disks with the real `ocipull pack` (nested layouts only; container images
+   * are written first and pack merges into them). Default `store` (the LayoutStore directly), or
+   * `pack` for every layout pack can write when OCIPULL_FIXTURE_BUILDER=pack.
+   */
+  builder?: 'store' | 'pack';
 }
 
 export interface BuiltDisk {
@@ -160,8 +167,54 @@ async function containerImage(store: LayoutStore, arch: 'amd64' | 'arm64'): Prom
   return { ...manifest, platform: { architecture: arch, os: 'linux' } };
 }
 
+/** Whether `ocipull pack` writes this layout (nested, one-layer disks with default media types and titles). */
+export function packable(options: MachineOsOptions): boolean {
+  return Boolean(
+    options.nested && !options.oneFileTar && options.disks.every((d) => !d.noTitle && !d.mediaType),
+  );
+}
+
+/** The same layout, written by the real `ocipull pack` (see test/support/pack.ts). */
+async function buildWithPack(dir: string, options: MachineOsOptions): Promise<MachineOsLayout> {
+  if (!packable(options)) throw new Error('buildMachineOsLayout: pack writes nested one-layer layouts only');
+  const tag = options.tag ?? 'latest';
+  const store = await LayoutStore.init(dir);
+  if (options.containerImages) {
+    const entries = [await containerImage(store, 'amd64'), await containerImage(store, 'arm64')];
+    const index = await store.putJson(
+      { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries },
+      MediaTypes.ociIndex,
+    );
+    await store.addManifest(index, { tag });
+  }
+  const packed = await packMachineOs(`oci-dir:${dir}:${tag}`, {
+    disks: options.disks.map((d) => ({ diskType: d.diskType, arch: d.arch, path: d.path, title: d.title })),
+    strategy: 'merge',
+  });
+  const index = JSON.parse((await store.readBlob(packed.indexDigest)).toString('utf8')) as ImageIndex;
+  const disks = packed.disks.map((p): BuiltDisk => {
+    const descriptor = index.manifests.find((m) => m.digest === p.manifestDigest)!;
+    return {
+      diskType: p.hypervisor,
+      arch: p.platform.architecture as MachineArch,
+      manifestDigest: p.manifestDigest,
+      blobDigest: p.blobDigest,
+      blobSize: p.blobSize,
+      title: p.title,
+      descriptor,
+    };
+  });
+  return { layoutDir: dir, indexDigest: packed.indexDigest, disks };
+}
+
 /** Write a machine-os layout into `dir` (created if needed). */
 export async function buildMachineOsLayout(dir: string, options: MachineOsOptions): Promise<MachineOsLayout> {
+  const builder =
+    options.builder ??
+    (process.env.OCIPULL_FIXTURE_BUILDER === 'pack' && packable(options) && options.tag !== undefined
+      ? 'pack'
+      : 'store');
+  if (builder === 'pack') return buildWithPack(dir, options);
   const store = await LayoutStore.init(dir);
   // The config is inline (`data: e30=`), but skopeo and umoci read it from blobs/ regardless.
   await store.putBlob(Buffer.from('{}'), EMPTY_DESCRIPTOR);

@@ -18,6 +18,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +66,8 @@ export interface FakeRegistryOptions {
   /** Repository names served (default: any). */
   repositories?: string[];
   auth?: { scheme: 'basic' | 'bearer'; username: string; password: string };
+  /** Serve the registry (not the storage host) over HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }
 
 const CHUNK = 64 * 1024;
@@ -85,13 +88,16 @@ export class FakeRegistry {
 
   private constructor(
     private readonly options: FakeRegistryOptions,
-    private readonly server: Server,
+    private readonly server: Server | HttpsServer,
     private readonly storage: Server,
   ) {}
 
   static async start(options: FakeRegistryOptions): Promise<FakeRegistry> {
     let self!: FakeRegistry;
-    const server = createServer((req, res) => void self.handle(req, res, false));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void self.handle(req, res, false);
+    const server = options.tls
+      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+      : createServer(handler);
     const storage = createServer((req, res) => void self.handle(req, res, true));
     self = new FakeRegistry(options, server, storage);
     for (const s of [server, storage]) s.on('connection', (sock: Socket) => self.track(sock));
@@ -200,7 +206,7 @@ export class FakeRegistry {
     const auth = this.options.auth!;
     return auth.scheme === 'basic'
       ? 'Basic realm="fake-registry"'
-      : `Bearer realm="http://${this.addr}/token",service="fake-registry"`;
+      : `Bearer realm="${this.options.tls ? 'https' : 'http'}://${this.addr}/token",service="fake-registry"`;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, isStorage: boolean): Promise<void> {

@@ -1,0 +1,151 @@
+/**
+ * TLS and proxies for docker://: a self-signed HTTPS registry is refused by default, accepted
+ * with its CA in a certs.d directory, with --tls-verify=false or when listed insecure; requests
+ * go through HTTPS_PROXY when it is set. Plain HTTP is refused for hosts that are not loopback.
+ */
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isOcipullError, type TransportOptions } from 'ocipull';
+import { TlsPolicy } from '../../plugins/registry/tls.js';
+import { run } from '../support/disks.js';
+import { FakeRegistry } from '../support/fake-registry.js';
+import { tempDir } from '../support/paths.js';
+import { exists, machineOsFixture, type PublishedDisk, registryOrchestrator, sha256File } from './helpers.js';
+
+describe('docker:// over TLS and proxies', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let disk: PublishedDisk;
+  let fake: FakeRegistry;
+  let certPem: string;
+  let n = 0;
+
+  before(async () => {
+    tmp = await tempDir('ocipull-registry-tls-');
+    disk = await machineOsFixture(tmp.dir, 1);
+    const key = join(tmp.dir, 'server.key');
+    const cert = join(tmp.dir, 'server.crt');
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+    ]);
+    certPem = await fsp.readFile(cert, 'utf8');
+    fake = await FakeRegistry.start({
+      layoutDir: disk.layout.layoutDir,
+      tls: { key: await fsp.readFile(key, 'utf8'), cert: certPem },
+    });
+  });
+  after(async () => {
+    await fake.stop();
+    await tmp.cleanup();
+  });
+
+  async function pull(transport: TransportOptions) {
+    const orchestrator = await registryOrchestrator({ cacheDir: join(tmp.dir, `cache-${++n}`), transport });
+    const out = join(tmp.dir, `out-${n}.qcow2`);
+    await orchestrator.pull({ source: `docker://${fake.addr}/podman/machine-os:5.5`, output: out });
+    return out;
+  }
+  const emptyCerts = () => ({ docker: { certDirs: [join(tmp.dir, 'no-certs')], retries: 1 } });
+
+  it('refuses a certificate it cannot verify (TLS), leaving nothing behind', async () => {
+    await assert.rejects(pull({ settings: emptyCerts() }), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'TLS'), String(e));
+      assert.match(e.hint ?? '', /certs\.d/);
+      return true;
+    });
+    assert.equal(await exists(join(tmp.dir, `out-${n}.qcow2`)), false);
+  });
+
+  it('trusts a CA from a certs.d directory', async () => {
+    const certs = join(tmp.dir, 'certs.d');
+    await fsp.mkdir(join(certs, fake.addr), { recursive: true });
+    await fsp.writeFile(join(certs, fake.addr, 'ca.crt'), certPem);
+    const out = await pull({ settings: { docker: { certDirs: [certs] } } });
+    assert.equal(await sha256File(out), disk.qcow2Sha256);
+  });
+
+  it('skips verification with --tls-verify=false or for insecureRegistries', async () => {
+    assert.equal(
+      await sha256File(await pull({ tlsVerify: false, settings: emptyCerts() })),
+      disk.qcow2Sha256,
+    );
+    assert.equal(
+      await sha256File(await pull({ insecureRegistries: [fake.addr], settings: emptyCerts() })),
+      disk.qcow2Sha256,
+    );
+  });
+
+  it('goes through HTTPS_PROXY (CONNECT) when set', async () => {
+    const tunnels: string[] = [];
+    const proxy: Server = createServer();
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      tunnels.push(String(req.url));
+      const [host, port] = String(req.url).split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const saved = { ...process.env };
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    process.env.NO_PROXY = '';
+    process.env.no_proxy = '';
+    try {
+      assert.equal(await sha256File(await pull({ tlsVerify: false })), disk.qcow2Sha256);
+      assert.ok(tunnels.includes(fake.addr), JSON.stringify(tunnels));
+    } finally {
+      process.env = saved;
+      proxy.closeAllConnections?.();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+
+  it('allows plain HTTP only for loopback, insecure registries or --tls-verify=false', () => {
+    assert.equal(new TlsPolicy({}).policy('quay.io').allowHttp, false);
+    assert.equal(new TlsPolicy({}).policy('quay.io').verify, true);
+    assert.deepEqual(new TlsPolicy({}).policy('127.0.0.1:5000'), {
+      verify: true,
+      allowHttp: true,
+      reason: 'loopback',
+    });
+    assert.equal(
+      new TlsPolicy({ insecureRegistries: ['mirror.internal:5000'] }).policy('mirror.internal:5000')
+        .allowHttp,
+      true,
+    );
+    assert.equal(
+      new TlsPolicy({ insecureRegistries: ['mirror.internal'] }).policy('mirror.internal:5000').verify,
+      false,
+    );
+    assert.equal(
+      new TlsPolicy({ insecureRegistries: ['mirror.internal:5000'] }).policy('mirror.internal:6000')
+        .allowHttp,
+      false,
+    );
+    assert.equal(new TlsPolicy({ tlsVerify: false }).policy('quay.io').allowHttp, true);
+  });
+});

@@ -359,4 +359,23 @@ export const CATALOG: ReliabilityCase[] = [
       'output absent or complete after each, cache verified; the final run byte-identical, nothing stray',
     kills: 6,
   },
+
+  {
+    id: 'conc.same',
+    suite: 'concurrency',
+    title: '8 CLI pulls of one image into one empty cache at once; 2 `cache prune` alongside',
+    outcome: 'all byte-identical; the blob downloaded once; `cache ls` = re-hash',
+  },
+  {
+    id: 'conc.mixed',
+    suite: 'concurrency',
+    title: '4 + 4 CLI pulls of two images into one empty cache at once; `cache prune` alongside',
+    outcome: 'all byte-identical; each blob downloaded once; `cache ls` = re-hash',
+  },
+  {
+    id: 'conc.prune-all',
+    suite: 'concurrency',
+    title: '6 CLI pulls of two images; 3 `cache prune --all` alongside',
+    outcome: 'all byte-identical (entries in use are kept); `cache ls` = re-hash; no partial left',
+  },
 ];

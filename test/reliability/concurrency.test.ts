@@ -1,0 +1,157 @@
+/**
+ * Concurrent CLI pulls into one cache, with `ocipull cache prune` running alongside: all succeed
+ * byte-identical, each blob is downloaded once (counted at the fake registries), and
+ * `ocipull cache ls` agrees with a re-hash of every cached blob.
+ */
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../support/cli.js';
+import { compress, makeDisk } from '../support/disks.js';
+import { FakeRegistry } from '../support/fake-registry.js';
+import { buildMachineOsLayout } from '../support/machine-os.js';
+import { tempDir } from '../support/paths.js';
+import { verifyCache } from './cache-check.js';
+import { ran } from './figures.js';
+import { sha256File } from './support.js';
+
+interface Image {
+  fake: FakeRegistry;
+  blobDigest: string;
+  qcow2Sha256: string;
+}
+
+describe('concurrency: pulls into one cache at once, with prune alongside', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  const images: Image[] = [];
+  let n = 0;
+
+  async function image(seed: number): Promise<Image> {
+    const dir = join(tmp.dir, `image-${seed}`);
+    await fsp.mkdir(dir, { recursive: true });
+    const qcow2 = await makeDisk(dir, { format: 'qcow2', sizeMiB: 64, dataMiB: 4, seed });
+    const layout = await buildMachineOsLayout(join(dir, 'layout'), {
+      tag: '5.5',
+      nested: true,
+      disks: [{ diskType: 'qemu', arch: 'x86_64', path: await compress(qcow2, 'zstd') }],
+    });
+    const fake = await FakeRegistry.start({ layoutDir: layout.layoutDir });
+    const blobDigest = layout.disks[0]!.blobDigest;
+    // Slow enough (~0.5 s) that the pulls overlap.
+    fake.script((req) =>
+      req.kind === 'blob' && req.reference === blobDigest
+        ? { kind: 'slow', chunkBytes: 256 << 10, delayMs: 20 }
+        : undefined,
+    );
+    return { fake, blobDigest, qcow2Sha256: await sha256File(qcow2) };
+  }
+
+  before(async () => {
+    tmp = await tempDir('ocipull-concurrency-');
+    images.push(await image(31), await image(32));
+  });
+  after(async () => {
+    await Promise.all(images.map((i) => i.fake.stop()));
+    await tmp.cleanup();
+  });
+
+  const cacheArgs = (cache: string) => ['--cache-dir', cache];
+  function pull(img: Image, cache: string) {
+    const out = join(tmp.dir, `out-${++n}.qcow2`);
+    const run = runCli(
+      [
+        'pull',
+        `docker://${img.fake.addr}/podman/machine-os:5.5`,
+        '--preset',
+        'qemu',
+        '--arch',
+        'x86_64',
+        '--tls-verify=false',
+        ...cacheArgs(cache),
+        '-o',
+        out,
+        '--json',
+      ],
+      { timeoutMs: 120_000 },
+    );
+    return run.then(async (r) => {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sha256File(out), img.qcow2Sha256, 'byte-identical');
+      return r;
+    });
+  }
+
+  /** `cache prune` runs (after the given delays) while the pulls are in flight. */
+  function prunes(cache: string, delays: number[], all: boolean) {
+    return delays.map(async (ms) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      const r = await runCli(['cache', 'prune', ...(all ? ['--all'] : []), '--json', ...cacheArgs(cache)]);
+      assert.equal(r.code, 0, r.stderr);
+    });
+  }
+
+  /** `cache ls --json` and a re-hash of the cache agree. */
+  async function consistent(cache: string): Promise<string[]> {
+    const verified = await verifyCache(cache);
+    const ls = await runCli(['cache', 'ls', '--json', ...cacheArgs(cache)]);
+    assert.equal(ls.code, 0, ls.stderr);
+    const listed = (JSON.parse(ls.stdout) as { entries: { digest: string; size: number }[] }).entries;
+    for (const entry of listed) {
+      assert.ok(verified.includes(entry.digest), `listed ${entry.digest} is present and verifies`);
+      const [alg, hex] = entry.digest.split(':');
+      assert.equal((await fsp.stat(join(cache, 'blobs', alg!, hex!))).size, entry.size);
+    }
+    const partials = await fsp.readdir(join(cache, 'ocipull', 'partials', 'sha256')).catch(() => []);
+    assert.deepEqual(partials, [], 'no partial left');
+    return listed.map((e) => e.digest);
+  }
+
+  const downloads = (img: Image, from: number) =>
+    img.fake.requests.slice(from).filter((r) => r.kind === 'blob' && r.reference === img.blobDigest).length;
+
+  it('conc.same: 8 pulls of one image at once, 2 prunes alongside: one download', {
+    timeout: 180_000,
+  }, async () => {
+    const cache = join(tmp.dir, 'cache-same');
+    const [a] = images;
+    const from = a!.fake.requests.length;
+    await Promise.all([
+      ...Array.from({ length: 8 }, () => pull(a!, cache)),
+      ...prunes(cache, [300, 900], false),
+    ]);
+    assert.equal(downloads(a!, from), 1, 'the blob was downloaded once');
+    assert.ok((await consistent(cache)).includes(a!.blobDigest));
+    ran('conc.same', {});
+  });
+
+  it('conc.mixed: 4 + 4 pulls of two images at once, a prune alongside: one download each', {
+    timeout: 180_000,
+  }, async () => {
+    const cache = join(tmp.dir, 'cache-mixed');
+    const [a, b] = images;
+    const from = [a!.fake.requests.length, b!.fake.requests.length];
+    await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => pull(i % 2 ? b! : a!, cache)),
+      ...prunes(cache, [500], false),
+    ]);
+    assert.equal(downloads(a!, from[0]!), 1);
+    assert.equal(downloads(b!, from[1]!), 1);
+    const listed = await consistent(cache);
+    assert.ok(listed.includes(a!.blobDigest) && listed.includes(b!.blobDigest));
+    ran('conc.mixed', {});
+  });
+
+  it('conc.prune-all: 6 pulls of two images with 3 `cache prune --all` alongside: all succeed, the cache stays consistent', {
+    timeout: 180_000,
+  }, async () => {
+    const cache = join(tmp.dir, 'cache-prune-all');
+    const [a, b] = images;
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => pull(i % 2 ? b! : a!, cache)),
+      ...prunes(cache, [200, 700, 1400], true),
+    ]);
+    await consistent(cache);
+    ran('conc.prune-all', {});
+  });
+});

@@ -101,6 +101,8 @@ export function withPush(source: RegistrySource, log: Logger = silent): Registry
           ['TAG_NOT_FOUND', 'NAME_UNKNOWN', 'MANIFEST_NOT_FOUND'].includes(error.code)
         )
           return undefined;
+        if (isOcipullError(error) && (error.code === 'UNAUTHORIZED' || error.code === 'DENIED'))
+          error.hint = `${error.hint ?? ''}; pushing needs push access (scope repository:${repository}:pull,push)`;
         throw error;
       }
     },

@@ -118,24 +118,45 @@ export async function resolveDocker(
         );
         continue;
       }
-      if (isOcipullError(error, 'TAG_NOT_FOUND'))
-        await addTagHint(error, new RegistrySource(ref, [endpoint], http), signal);
+      const reported = isOcipullError(error, 'TAG_NOT_FOUND')
+        ? await explainMissingTag(error, new RegistrySource(ref, [endpoint], http), signal)
+        : error;
       await http.close();
-      throw error;
+      throw reported;
     }
   }
   await http.close();
   throw firstMirrorError ?? new OcipullError('INTERNAL', 'no registry endpoint to try');
 }
 
-async function addTagHint(error: OcipullError, source: RegistrySource, signal: AbortSignal): Promise<void> {
+/**
+ * A tag is missing: list the tags that exist in the hint. Registries (distribution 2.x) answer
+ * MANIFEST_UNKNOWN for a missing repository too; the tag listing's NAME_UNKNOWN tells them apart.
+ */
+async function explainMissingTag(
+  error: OcipullError,
+  source: RegistrySource,
+  signal: AbortSignal,
+): Promise<unknown> {
   try {
     const tags = await source.listTags(signal);
     const shown = tags.slice(-20);
     error.hint = tags.length
       ? `existing tags${tags.length > shown.length ? ` (last ${shown.length} of ${tags.length})` : ''}: ${shown.join(', ')}`
       : 'the repository has no tags';
-  } catch {
+  } catch (listing) {
+    if (isOcipullError(listing, 'NAME_UNKNOWN')) {
+      return new OcipullError(
+        'NAME_UNKNOWN',
+        `${source.ref.registry}/${source.ref.repository}: ${listing.message}`,
+        {
+          hint: 'check the repository name',
+          cause: error,
+          data: listing.data,
+        },
+      );
+    }
     // listing is a courtesy: the not-found error stands on its own
   }
+  return error;
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { type ErrorCode, isOcipullError, type TransportOptions } from 'ocipull';
+import { getRegistryHooks } from '../../plugins/registry/index.js';
 import { FakeRegistry } from '../support/fake-registry.js';
 import { tempDir } from '../support/paths.js';
 import {
@@ -312,6 +313,47 @@ describe('docker:// against the fault-injecting registry', () => {
       } finally {
         process.env = saved;
       }
+    } finally {
+      await bearer.stop();
+    }
+  });
+
+  it('takes credentials from the authenticate hook, and exchanges identity tokens with a POST', async () => {
+    const bearer = await FakeRegistry.start({
+      layoutDir: disk.layout.layoutDir,
+      auth: { scheme: 'bearer', username: 'carol', password: 'pw-carol', identityToken: 'refresh-carol' },
+    });
+    try {
+      const asked: string[] = [];
+      const viaHook = await registryOrchestrator({ cacheDir: join(tmp.dir, 'cache-hook') });
+      getRegistryHooks(viaHook).authenticate.tapPromise('test-vault', async ({ registry, repository }) => {
+        asked.push(`${registry}/${repository}`);
+        return { username: 'carol', password: 'pw-carol', source: 'test vault' };
+      });
+      const out = output();
+      await viaHook.pull({ source: `docker://${bearer.addr}/podman/machine-os:5.5`, output: out });
+      assert.equal(await sha256File(out), disk.qcow2Sha256);
+      assert.deepEqual([...new Set(asked)], [`${bearer.addr}/podman/machine-os`]);
+
+      const viaToken = await registryOrchestrator({ cacheDir: join(tmp.dir, 'cache-idtoken') });
+      getRegistryHooks(viaToken).authenticate.tapPromise('test-vault', async () => ({
+        identityToken: 'refresh-carol',
+        source: 'test vault',
+      }));
+      const out2 = output();
+      await viaToken.pull({ source: `docker://${bearer.addr}/podman/machine-os:5.5`, output: out2 });
+      assert.equal(await sha256File(out2), disk.qcow2Sha256);
+      assert.equal(bearer.tokenPosts.length, 1);
+      assert.deepEqual(
+        { ...bearer.tokenPosts[0], client_id: undefined },
+        {
+          grant_type: 'refresh_token',
+          refresh_token: 'refresh-carol',
+          service: 'fake-registry',
+          scope: 'repository:podman/machine-os:pull',
+          client_id: undefined,
+        },
+      );
     } finally {
       await bearer.stop();
     }

@@ -65,7 +65,8 @@ export interface FakeRegistryOptions {
   layoutDir: string;
   /** Repository names served (default: any). */
   repositories?: string[];
-  auth?: { scheme: 'basic' | 'bearer'; username: string; password: string };
+  /** Bearer: `identityToken` is the OAuth2 refresh token accepted by a POST to /token. */
+  auth?: { scheme: 'basic' | 'bearer'; username: string; password: string; identityToken?: string };
   /** Serve the registry (not the storage host) over HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
 }
@@ -220,7 +221,7 @@ export class FakeRegistry {
     };
     this.requests.push(info);
     try {
-      if (info.kind === 'token') return this.token(req, res);
+      if (info.kind === 'token') return await this.token(req, res);
       const fault = this.faultFor(info);
       if (fault?.kind === 'status') {
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
@@ -283,10 +284,24 @@ export class FakeRegistry {
     }
   }
 
-  private token(req: IncomingMessage, res: ServerResponse): void {
+  /** Bodies of POSTs to /token (OAuth2 refresh-token grants), parsed. */
+  readonly tokenPosts: Record<string, string>[] = [];
+
+  private async token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = this.options.auth;
     const basic = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : '';
-    if (req.headers.authorization !== basic) {
+    let ok = req.headers.authorization === basic;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+      this.tokenPosts.push(form);
+      ok =
+        form.grant_type === 'refresh_token' &&
+        auth?.identityToken !== undefined &&
+        form.refresh_token === auth.identityToken;
+    }
+    if (!ok) {
       res.writeHead(401, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
     }

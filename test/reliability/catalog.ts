@@ -354,7 +354,8 @@ export const CATALOG: ReliabilityCase[] = [
   {
     id: 'crash.random',
     suite: 'crash',
-    title: 'six SIGKILLs at seeded random moments (300–1800 ms) of slow pulls into one cache',
+    title:
+      'six SIGKILLs at seeded random moments (0–1.5 s into the blob transfer) of slow pulls into one cache',
     outcome:
       'output absent or complete after each, cache verified; the final run byte-identical, nothing stray',
     kills: 6,

@@ -63,7 +63,7 @@ describe('crashes: SIGKILL at any point, then a run that completes and reuses wh
   function pull(
     cache: string,
     output: string,
-    kill: { at?: string; afterMs?: number } = {},
+    kill: { at?: string; afterBlobMs?: number } = {},
   ): Promise<Spawned & { requests: FakeRequest[] }> {
     const first = fake.requests.length;
     return new Promise((resolve, reject) => {
@@ -101,11 +101,20 @@ describe('crashes: SIGKILL at any point, then a run that completes and reuses wh
         stderr += d;
         if (kill.at && stderr.includes(`test pause at ${kill.at}`)) child.kill('SIGKILL');
       });
-      const timer =
-        kill.afterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+      // SIGKILL `afterBlobMs` after this run's blob request reached the registry.
+      let timer: NodeJS.Timeout | undefined;
+      const watch =
+        kill.afterBlobMs === undefined
+          ? undefined
+          : setInterval(() => {
+              if (!fake.requests.slice(first).some(isDiskBlob)) return;
+              clearInterval(watch);
+              timer = setTimeout(() => child.kill('SIGKILL'), kill.afterBlobMs);
+            }, 10);
       const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
       child.on('error', reject);
       child.on('close', (code, signal) => {
+        clearInterval(watch);
         clearTimeout(timer);
         clearTimeout(guard);
         resolve({ code, signal, stdout, stderr, requests: fake.requests.slice(first) });
@@ -137,6 +146,8 @@ describe('crashes: SIGKILL at any point, then a run that completes and reuses wh
     );
     assert.ok((await verifyCache(cache)).includes(disk.blobDigest));
     assert.deepEqual(await partials(cache), [], 'no partial left in the cache');
+    const locks = await fsp.readdir(join(cache, 'ocipull', 'locks', 'sha256')).catch(() => []);
+    assert.deepEqual(locks, [], 'no lock left in the cache');
     return JSON.parse(run.stdout) as { cacheHit: boolean; bytesFetched: number };
   }
 
@@ -207,14 +218,14 @@ describe('crashes: SIGKILL at any point, then a run that completes and reuses wh
     ran('crash.commit', { kills: 1 });
   });
 
-  it('crash.random: six kills at seeded random moments of slow pulls into one cache, then a clean run', async () => {
+  it('crash.random: six kills at seeded random moments of slow blob transfers into one cache, then a clean run', async () => {
     const { cache, output } = await fresh();
     const random = prng(7);
     // ~10 s for the whole blob: no run gets to finish before its kill.
     fake.script((req) => (isDiskBlob(req) ? { kind: 'slow', chunkBytes: 32 << 10, delayMs: 50 } : undefined));
     let kills = 0;
     for (let i = 0; i < 6; i++) {
-      const run = await pull(cache, output, { afterMs: 300 + Math.floor(random() * 1500) });
+      const run = await pull(cache, output, { afterBlobMs: Math.floor(random() * 1500) });
       if (run.signal === 'SIGKILL') kills++;
       else assert.equal(run.code, 0, run.stderr);
       // Whenever it died, the output is absent or complete, and the cache verifies.

@@ -40,7 +40,7 @@ export const SUITES: Suite[] = [
     title: 'Network faults',
     file: 'test/reliability/faults.test.ts',
     description:
-      'Pulls through the fault-injecting registry. Each case is bounded in time; afterwards the output is byte-identical to the published disk (or absent, with the code shown) and the cache holds only verified blobs (its `ls` and a re-hash agree).',
+      'Pulls through the fault-injecting registry. Each case is bounded in time; afterwards the output is byte-identical to the published disk (or absent, with the code shown) and the cache holds only verified blobs (every blob re-hashes to its name, every record has its blob, partials are only kept where the case says so).',
   },
   {
     id: 'crash',

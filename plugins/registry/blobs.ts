@@ -35,7 +35,9 @@ function guardBody(response: HttpResponse, what: string, expected: number | unde
       throw new OcipullError('TRUNCATED', `${what}: body ended after ${seen} of ${expected} bytes`);
     }
   }
-  const out = Readable.from(chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+  // No read-ahead here: bytes already received must reach the core before an error ends the stream
+  // (a destroyed stream drops what it buffered), so the cache keeps every byte that arrived.
+  const out = Readable.from(chunks(), { objectMode: false, highWaterMark: 0 });
   out.once('close', () => {
     if (!source.destroyed) source.destroy();
   });

@@ -298,27 +298,28 @@ export const CATALOG: ReliabilityCase[] = [
     title:
       'docker-registry with htpasswd Basic: --creds (with --json, JSON progress), --authfile, REGISTRY_AUTH_FILE, a wrong password twice; all with --debug',
     outcome:
-      'byte-identical ×3, UNAUTHORIZED ×2 (exit 4); neither password nor its Basic encoding in any output',
+      'byte-identical ×3, UNAUTHORIZED ×2 (exit 4); neither password nor its Basic encoding in any output or cache file',
   },
   {
     id: 'secrets.token',
     suite: 'secrets',
     title: 'docker-registry with token auth: the same five runs',
-    outcome: 'byte-identical ×3, UNAUTHORIZED ×2; no password and no JWT in any output',
+    outcome: 'byte-identical ×3, UNAUTHORIZED ×2; no password and no JWT in any output or cache file',
   },
   {
     id: 'secrets.redirect-basic',
     suite: 'secrets',
     title: 'fake registry with Basic auth redirecting the blob to another host',
     outcome:
-      'byte-identical; the storage host gets no Authorization; no credential in debug logs or the result',
+      'byte-identical; the storage host gets no Authorization; no credential in debug logs, the result or the cache',
     faults: 1,
   },
   {
     id: 'secrets.redirect-bearer',
     suite: 'secrets',
     title: 'fake registry with bearer tokens redirecting the blob to another host',
-    outcome: 'byte-identical; the storage host gets no Authorization; no token in debug logs or the result',
+    outcome:
+      'byte-identical; the storage host gets no Authorization; no token in debug logs, the result or the cache',
     faults: 1,
   },
 

@@ -263,6 +263,15 @@ export const CATALOG: ReliabilityCase[] = [
     faults: 1,
   },
   {
+    id: 'fault.manifest-flipped',
+    suite: 'faults',
+    title:
+      'a flipped byte in the index fetched by tag (Docker-Content-Digest check), then in the manifest fetched by digest',
+    outcome:
+      'UNEXPECTED_RESPONSE (the flip broke the JSON, parsed before the digest check); DIGEST_MISMATCH; no blob fetched, nothing kept',
+    faults: 2,
+  },
+  {
     id: 'fault.redirect-chain',
     suite: 'faults',
     title: 'blob → 307 storage host → 307 → 307 → 307 → 200',

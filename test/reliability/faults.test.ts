@@ -213,6 +213,22 @@ describe('network faults: the disk is byte-identical or the code is documented, 
     ran('fault.flipped', { faults: run.faults + again.faults });
   });
 
+  it('fault.manifest-flipped: a flipped byte in the tagged index, then in the disk manifest', {
+    timeout: CASE_TIMEOUT_MS,
+  }, async () => {
+    const byTag = (r: FakeRequest) => r.kind === 'manifest' && r.reference === '5.5';
+    const byDigest = (r: FakeRequest) => r.kind === 'manifest' && r.reference!.startsWith('sha256:');
+    fake.inject({ match: byTag, fault: { kind: 'wrongBytes' } });
+    const tagged = await pull();
+    await failed(tagged, 'UNEXPECTED_RESPONSE');
+    fake.clearFaults();
+    fake.inject({ match: byDigest, fault: { kind: 'wrongBytes' } });
+    const nested = await pull();
+    await failed(nested, 'DIGEST_MISMATCH');
+    assert.equal(blobRequests(tagged).length + blobRequests(nested).length, 0, 'no blob was fetched');
+    ran('fault.manifest-flipped', { faults: tagged.faults + nested.faults });
+  });
+
   it('fault.redirect-chain: blob → storage → storage → storage → storage', {
     timeout: CASE_TIMEOUT_MS,
   }, async () => {

@@ -269,8 +269,12 @@ async function layerKind(
   selection: Selection,
   input: Readable,
 ): Promise<{ kind: LayerKind; stream: Readable }> {
+  if (isTarLayerMediaType(selection.layer.mediaType)) return { kind: 'tar', stream: input };
+  // A titled artifact layer is the file its title names, even when those bytes are a tar: an
+  // uncompressed wsl disk is a rootfs tarball and is written as is. Only untitled layers of an
+  // undeclared type are sniffed for a tar header.
+  if (selection.title !== undefined) return { kind: 'blob', stream: input };
   const { head, stream } = await peek(input, 512);
-  if (isTarLayerMediaType(selection.layer.mediaType)) return { kind: 'tar', stream };
   const ustar = head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
   return { kind: ustar ? 'tar' : 'blob', stream };
 }

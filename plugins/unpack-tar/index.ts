@@ -1,16 +1,7 @@
-import { isTarLayerMediaType, type Orchestrator, type Plugin, type UnpackRequest } from 'ocipull';
+import type { Orchestrator, Plugin } from 'ocipull';
 import { extractSingleFile } from './extract.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-unpack-tar';
-
-/**
- * A titled artifact layer whose media type does not declare a tar is the disk itself, even when
- * its bytes are a tar: an uncompressed wsl disk (`podman-machine.x86_64.wsl.tar`) is a rootfs
- * tarball and must be written as is, not unpacked.
- */
-function isDiskThatIsATar({ layer, selection }: UnpackRequest): boolean {
-  return selection.title !== undefined && !isTarLayerMediaType(layer.mediaType);
-}
 
 /**
  * The older machine image format (podman's first OCI support): one layer built
@@ -21,12 +12,8 @@ export default class UnpackTarPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.hooks.unpack.for('tar').tapPromise(PLUGIN_NAME, async (request) => {
-      if (isDiskThatIsATar(request)) {
-        request.log.debug(`${request.selection.title} is a tar disk, not a tar layer: written as is`);
-        return { stream: request.input, name: request.selection.title, size: request.layer.size };
-      }
-      return extractSingleFile(request.input, request.signal);
-    });
+    orchestrator.hooks.unpack
+      .for('tar')
+      .tapPromise(PLUGIN_NAME, async (request) => extractSingleFile(request.input, request.signal));
   }
 }

@@ -117,6 +117,40 @@ function settled(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/**
+ * The input as pipeline()'s source, remembering a failure of the input's own. pipeline() destroys
+ * a stream source with whatever failed downstream (a dead child's EPIPE, a decoder's error), so
+ * an 'error' listener on the input cannot tell who failed first; an iterator can: a downstream
+ * failure leaves it suspended, only the input's own failure is thrown into it. After a failure
+ * the input is destroyed with it, as pipeline() would have done.
+ */
+function watchInput(input: Readable): {
+  source: AsyncGenerator<Buffer>;
+  failure(): unknown;
+  release(error: unknown): void;
+} {
+  let failed: unknown;
+  const noop = () => {};
+  input.on('error', noop);
+  async function* source(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of input) yield chunk as Buffer;
+    } catch (error) {
+      failed = error ?? new Error('input failed');
+      throw error;
+    }
+  }
+  return {
+    source: source(),
+    failure: () => failed,
+    release(error) {
+      if (error !== undefined && !input.destroyed) input.destroy(error as Error);
+      // A late error from a destroyed input must not go unhandled.
+      setImmediate(() => input.off('error', noop));
+    },
+  };
+}
+
 /** Decode by piping the input into a child process. */
 export async function decodeWithChild(
   request: DecompressRequest,
@@ -143,11 +177,8 @@ export async function decodeWithChild(
   };
   const onAbort = () => stop(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
-  let inputError: unknown;
-  const onInputError = (error: unknown) => {
-    inputError ??= error;
-  };
-  input.once('error', onInputError);
+  const watched = watchInput(input);
+  let fed: unknown;
 
   let timer: NodeJS.Timeout | undefined;
   let counter: ReturnType<typeof byteCounter> | undefined;
@@ -163,9 +194,10 @@ export async function decodeWithChild(
     draining = settled(pipeline(child.stdout as Readable, counter, output.createWriteStream()));
   }
   try {
-    const fed = await settled(pipeline(input, child.stdin as Writable));
+    fed = await settled(pipeline(watched.source, child.stdin as Writable));
     if (fed !== undefined) {
       const code = (fed as { code?: string }).code;
+      const inputError = watched.failure();
       // A child that died (corrupt data) closes its stdin: that is reported from its exit status.
       if (inputError !== undefined || !code || !PIPE_CODES.has(code)) stop(inputError ?? fed);
     }
@@ -190,8 +222,8 @@ export async function decodeWithChild(
   } finally {
     clearInterval(timer);
     signal.removeEventListener('abort', onAbort);
-    input.off('error', onInputError);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    watched.release(fed);
   }
 }
 
@@ -222,15 +254,16 @@ export async function decodeInProcess(
 ): Promise<DecompressResult> {
   const { input, output, signal, maxOutputBytes, codec } = request;
   signal.throwIfAborted();
-  let inputError: unknown;
-  const onInputError = (error: unknown) => {
-    inputError ??= error;
-  };
-  input.once('error', onInputError);
+  const watched = watchInput(input);
+  let failure: unknown;
   const counter = byteCounter(maxOutputBytes);
   const steps: Array<
-    Readable | Transform | Writable | ((s: AsyncIterable<Buffer>) => AsyncIterable<Buffer>)
-  > = [input];
+    | AsyncIterable<Buffer>
+    | Readable
+    | Transform
+    | Writable
+    | ((s: AsyncIterable<Buffer>) => AsyncIterable<Buffer>)
+  > = [watched.source];
   if (options.sliceInput) steps.push(sliceChunks(options.sliceInput));
   steps.push(...(Array.isArray(decoder) ? decoder : [decoder]), counter, output.createWriteStream());
   try {
@@ -238,12 +271,14 @@ export async function decodeInProcess(
     await (pipeline as any)(...steps, { signal });
     return { bytesWritten: counter.total };
   } catch (error) {
+    failure = error;
     if (signal.aborted) throw signal.reason;
+    const inputError = watched.failure();
     if (inputError !== undefined) throw inputError;
     if (isOcipullError(error)) throw error;
     const message = (error as Error)?.message ?? String(error);
     throw decodeError(codec, options.classify(error), message, error);
   } finally {
-    input.off('error', onInputError);
+    watched.release(failure);
   }
 }

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError, Orchestrator, OutputFile, type Plugin } from 'ocipull';
 import { tempDir } from './paths.js';
@@ -38,6 +39,8 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** File name given to detection (defaults to the input's base name). */
   name?: string;
+  /** Hand the decoder a piped stream (as the core does), not the file stream itself. */
+  piped?: boolean;
 }
 
 /** Detect the codec of `input` and decode it through the plugin's decompress tap into `target`. */
@@ -54,7 +57,9 @@ export async function decodeFile(plugin: Plugin, input: string, target: string, 
   try {
     const result = await hook.promise({
       codec,
-      input: createReadStream(input, { highWaterMark: 256 << 10 }),
+      input: options.piped
+        ? createReadStream(input, { highWaterMark: 256 << 10 }).pipe(new PassThrough())
+        : createReadStream(input, { highWaterMark: 256 << 10 }),
       output,
       maxOutputBytes: options.maxOutputBytes,
       signal: options.signal ?? new AbortController().signal,
@@ -84,6 +89,8 @@ export interface ConformanceOptions {
   compress(src: string, dst: string): void;
   /** Whether concatenating two compressed files gives a valid file of the concatenated data. */
   concatenates: boolean;
+  /** Run the early-damage test (off for formats read from their end, like zip). */
+  corruptEarly?: boolean;
 }
 
 export function codecConformance(options: ConformanceOptions): void {
@@ -111,6 +118,12 @@ export function codecConformance(options: ConformanceOptions): void {
         for (let i = Math.floor(bad.length / 2); i < Math.floor(bad.length / 2) + 64; i++)
           bad[i] = (bad[i] ?? 0) ^ 0x5a;
         await fsp.writeFile(files.corrupt, bad);
+        // Damage right after the header, then far more input than a pipe holds: a decoder child
+        // dies while it is still being fed, so the feeding side sees EPIPE.
+        files.corruptEarly = join(dir, `corrupt-early.${extension}`);
+        const early = Buffer.from(compressed.subarray(0, Math.min(compressed.length, 64 << 10)));
+        for (let i = 24; i < Math.min(early.length, 600); i++) early[i] = (early[i] ?? 0) ^ 0xa5;
+        await fsp.writeFile(files.corruptEarly, Buffer.concat([early, randomBytes(16 << 20)]));
       });
       after(() => cleanup());
 
@@ -170,6 +183,11 @@ export function codecConformance(options: ConformanceOptions): void {
 
       it('fails a corrupt stream with DECOMPRESS_CORRUPT and leaves no file', () =>
         expectFailure(files.corrupt!, 'corrupt', 'DECOMPRESS_CORRUPT'));
+
+      if (options.corruptEarly !== false) {
+        it('fails early damage in a long piped input with DECOMPRESS_CORRUPT, not a pipe error', () =>
+          expectFailure(files.corruptEarly!, 'corrupt-early', 'DECOMPRESS_CORRUPT', { piped: true }));
+      }
 
       it('stops at maxOutputBytes with EXPANSION_LIMIT', () =>
         expectFailure(files.one!, 'limited', 'EXPANSION_LIMIT', { maxOutputBytes: 1 << 20 }));

@@ -78,15 +78,6 @@ export async function getManifest(
   } finally {
     response.body.destroy();
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw unexpectedResponse(response, what, 'a body that is not JSON');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw unexpectedResponse(response, what, 'JSON that is not a manifest object');
-  }
   const algorithm = byDigest ? parseDigest(reference).algorithm : 'sha256';
   const digest = digestOf(bytes, algorithm);
   if (byDigest && digest !== reference) {
@@ -109,6 +100,16 @@ export async function getManifest(
         },
       );
     }
+  }
+  // Parsed only after the digests held: damaged bytes are DIGEST_MISMATCH, not "not JSON".
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw unexpectedResponse(response, what, 'a body that is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw unexpectedResponse(response, what, 'JSON that is not a manifest object');
   }
   const mediaType = mediaTypeOf(doc as Record<string, unknown>, contentType);
   return { descriptor: { mediaType, digest, size: bytes.length }, bytes, url: displayUrl(response.url) };

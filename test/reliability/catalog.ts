@@ -268,7 +268,7 @@ export const CATALOG: ReliabilityCase[] = [
     title:
       'a flipped byte in the index fetched by tag (Docker-Content-Digest check), then in the manifest fetched by digest',
     outcome:
-      'UNEXPECTED_RESPONSE (the flip broke the JSON, parsed before the digest check); DIGEST_MISMATCH; no blob fetched, nothing kept',
+      'DIGEST_MISMATCH both times (digests are checked before the JSON is parsed); no blob fetched, nothing kept',
     faults: 2,
   },
   {

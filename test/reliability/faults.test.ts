@@ -220,7 +220,7 @@ describe('network faults: the disk is byte-identical or the code is documented, 
     const byDigest = (r: FakeRequest) => r.kind === 'manifest' && r.reference!.startsWith('sha256:');
     fake.inject({ match: byTag, fault: { kind: 'wrongBytes' } });
     const tagged = await pull();
-    await failed(tagged, 'UNEXPECTED_RESPONSE');
+    await failed(tagged, 'DIGEST_MISMATCH');
     fake.clearFaults();
     fake.inject({ match: byDigest, fault: { kind: 'wrongBytes' } });
     const nested = await pull();

@@ -20,8 +20,11 @@ export interface Settings {
   outputName: string;
   /** The `{name}` of `outputName`. */
   machineName: string;
-  /** Write holes for zero runs. */
-  sparse: boolean;
+  /**
+   * Write holes for zero runs. Unset (the default): sparse when the disk's format is `raw` or
+   * `img`, dense otherwise.
+   */
+  sparse?: boolean;
   replace: boolean;
   cacheDir: string;
   /** Cache plugin settings (`cache` in config). */
@@ -42,7 +45,6 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   allowMissingTitle: false,
   outputName: '{name}-{arch}.{format}',
   machineName: 'podman-machine-default',
-  sparse: false,
   replace: false,
   cache: {},
   // Far above real disks (a sparse raw image runs to ~100×), far below a bomb (zstd reaches ~30000×).

@@ -203,12 +203,21 @@ async function blobIntact(blob: CachedBlob): Promise<boolean> {
   }
 }
 
+/** `sparse` as set, else holes for raw disks only: other formats keep their own allocation maps. */
+function writeSparse(setting: boolean | undefined, selection: Selection): boolean {
+  if (setting !== undefined) return setting;
+  return selection.format === 'raw' || selection.format === 'img';
+}
+
 /** Decompressed-base cache: clone the decoded disk kept for this blob instead of decompressing. */
 async function restoreDecoded(t: Transfer): Promise<TransferOutcome | undefined> {
   const { orchestrator, selection } = t;
   if (!t.cache?.restoreDecoded) return undefined;
   const settings = orchestrator.settings;
-  const out = await OutputFile.create(t.output, { sparse: settings.sparse, replace: settings.replace });
+  const out = await OutputFile.create(t.output, {
+    sparse: writeSparse(settings.sparse, selection),
+    replace: settings.replace,
+  });
   let bytes: number;
   try {
     if (!(await t.cache.restoreDecoded(selection.layer.digest, out.path))) {
@@ -316,7 +325,10 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
   let out: OutputFile | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
-    out = await OutputFile.create(t.output, { sparse: settings.sparse, replace: settings.replace });
+    out = await OutputFile.create(t.output, {
+      sparse: writeSparse(settings.sparse, selection),
+      replace: settings.replace,
+    });
     const { kind, stream: layerStream } = await layerKind(selection, blob.stream);
     const unpackHook = orchestrator.hooks.unpack.get(kind);
     const unpacked =

@@ -161,12 +161,13 @@ describe('presets', () => {
   });
 
   it('built-in presets validate and set their disk type', async () => {
-    const expected: Record<string, [string, string, boolean]> = {
-      qemu: ['qemu', 'qcow2', false],
+    // sparse unset: decided by the selected disk's format (holes for raw only).
+    const expected: Record<string, [string, string, boolean | undefined]> = {
+      qemu: ['qemu', 'qcow2', undefined],
       applehv: ['applehv', 'raw', true],
       libkrun: ['applehv', 'raw', true],
-      hyperv: ['hyperv', 'vhdx', false],
-      wsl: ['wsl', 'tar', false],
+      hyperv: ['hyperv', 'vhdx', undefined],
+      wsl: ['wsl', 'tar', undefined],
     };
     for (const [name, [diskType, format, sparse]] of Object.entries(expected)) {
       const resolved = applyDefaults(await normalizeConfig({ cwd: dir, preset: name }));

@@ -77,6 +77,34 @@ describe('presets over a generated machine-os layout', () => {
     }
   }
 
+  it('a raw disk is written sparse when nothing sets sparse, dense with --no-sparse', async () => {
+    const size = (await fsp.stat(disk('applehv', 'x86_64').plain)).size;
+    const auto = await outDir();
+    // qemu's preset leaves sparse unset: the selected disk's format (raw) decides.
+    const sparse = await pullInProcess(`oci-dir:${flat}:latest`, `${auto}/`, {
+      preset: 'qemu',
+      diskType: 'applehv',
+      arch: 'x86_64',
+      cacheDir: cache(),
+    });
+    assert.match(sparse.output, /\.raw$/);
+    assert.ok(
+      (await allocated(sparse.output)) < size / 2,
+      `${await allocated(sparse.output)} of ${size} allocated`,
+    );
+    const dense = await pullInProcess(`oci-dir:${flat}:latest`, `${await outDir()}/`, {
+      preset: 'applehv',
+      arch: 'x86_64',
+      sparse: false,
+      cacheDir: cache(),
+    });
+    assert.equal(await sha256File(dense.output), disk('applehv', 'x86_64').sha256);
+    assert.ok(
+      (await allocated(dense.output)) >= size,
+      `${await allocated(dense.output)} of ${size} allocated`,
+    );
+  });
+
   it('without --arch the host architecture is selected, os linux', async () => {
     const out = await outDir();
     const result = await pullInProcess(`oci-dir:${flat}:latest`, `${out}/`, {

@@ -45,6 +45,9 @@ try {
     nested: true,
     containerImages: true,
     disks: entries,
+    // Written in one go, so the layout holds no intermediate index blobs (`pack` run once per
+    // architecture would leave two); test/publish/merge.test.ts shows pack writes the same manifests.
+    builder: 'store',
   });
   await fsp.rm(out, { recursive: true, force: true });
   await fsp.rename(staging, out);

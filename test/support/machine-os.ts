@@ -44,8 +44,9 @@ export interface MachineOsOptions {
   oneFileTar?: boolean | 'gzip';
   /**
    * `pack`: publish the disks with the real `ocipull pack` (nested layouts only; container images
-   * are written first and pack merges into them). Default `store` (the LayoutStore directly), or
-   * `pack` for every layout pack can write when OCIPULL_FIXTURE_BUILDER=pack.
+   * are written first and pack merges into them). Default: `pack` for every tagged layout pack can
+   * write, `store` (the LayoutStore directly) for the shapes pack refuses to make (untitled layers,
+   * one-file tars, odd media types, flat layouts) or when OCIPULL_FIXTURE_BUILDER=store.
    */
   builder?: 'store' | 'pack';
 }
@@ -211,7 +212,7 @@ async function buildWithPack(dir: string, options: MachineOsOptions): Promise<Ma
 export async function buildMachineOsLayout(dir: string, options: MachineOsOptions): Promise<MachineOsLayout> {
   const builder =
     options.builder ??
-    (process.env.OCIPULL_FIXTURE_BUILDER === 'pack' && packable(options) && options.tag !== undefined
+    (process.env.OCIPULL_FIXTURE_BUILDER !== 'store' && packable(options) && options.tag !== undefined
       ? 'pack'
       : 'store');
   if (builder === 'pack') return buildWithPack(dir, options);

@@ -203,6 +203,20 @@ async function blobIntact(blob: CachedBlob): Promise<boolean> {
   }
 }
 
+/**
+ * Tell the cache the entry was used. The output is already in place by then, so a cache that
+ * cannot record it costs a warning, not the pull.
+ */
+async function markUsed(t: Transfer, digest: string): Promise<void> {
+  try {
+    await t.cache?.used?.(digest, t.origin);
+  } catch (error) {
+    t.orchestrator.log.warn(
+      `cache: cannot record the use of ${digest}: ${(error as Error)?.message ?? error}`,
+    );
+  }
+}
+
 /** `sparse` as set, else holes for raw disks only: other formats keep their own allocation maps. */
 function writeSparse(setting: boolean | undefined, selection: Selection): boolean {
   if (setting !== undefined) return setting;
@@ -231,7 +245,7 @@ async function restoreDecoded(t: Transfer): Promise<TransferOutcome | undefined>
     await out.discard();
     throw error;
   }
-  await t.cache.used?.(selection.layer.digest, t.origin);
+  await markUsed(t, selection.layer.digest);
   return {
     cacheHit: true,
     bytesFetched: 0,
@@ -324,6 +338,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
   });
   let out: OutputFile | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let cacheCommitted = false;
   try {
     out = await OutputFile.create(t.output, {
       sparse: writeSparse(settings.sparse, selection),
@@ -404,7 +419,10 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     await blob.verified;
     clearInterval(timer);
     orchestrator.hooks.progress.call({ phase: 'write', bytes: decoded.bytesWritten });
-    if (handle?.kind === 'miss') await handle.writer.commit();
+    if (handle?.kind === 'miss') {
+      await handle.writer.commit();
+      cacheCommitted = true;
+    }
     await pauseAt('commit');
     if (t.cache?.keepDecoded) {
       await t.cache
@@ -414,7 +432,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
         );
     }
     await out.commit();
-    await t.cache?.used?.(layer.digest, t.origin);
+    await markUsed(t, layer.digest);
     return {
       cacheHit: handle?.kind === 'hit',
       bytesFetched: fetched,
@@ -457,7 +475,8 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
         `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
       );
     }
-    if (handle?.kind === 'miss') {
+    // A verified blob committed to the cache stays there when only the output failed after it.
+    if (handle?.kind === 'miss' && !cacheCommitted) {
       const dropPartial = mismatch || (suspect && blob.resumedFrom() > 0);
       await handle.writer.abort(!dropPartial);
       if (dropPartial && blob.resumedFrom() > 0) {

@@ -4,10 +4,10 @@
  * behave, and the cache directory is a layout `oci-dir:` reads.
  */
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger, type Settings } from 'ocipull';
+import { createLogger, isOcipullError, type Settings } from 'ocipull';
 import { pullOrchestrator } from '../oci-dir/helpers.js';
 import { sha256File } from '../registry/helpers.js';
 import { compress, makeDisk } from '../support/disks.js';
@@ -179,5 +179,51 @@ describe('cache entries and partials', () => {
     assert.equal(index.manifests[0].annotations['io.ocipull.cache.reference'], source());
     const { result } = await pull(newCache(), {}, `oci-dir:${cache}@${index.manifests[0].digest}`);
     assert.equal(result.blobDigest, disk().blobDigest);
+  });
+
+  it('a cache that cannot record a use costs a warning, not the pull', async () => {
+    const cacheDir = newCache();
+    const o = await pullOrchestrator(
+      { cacheDir, arch: 'x86_64', diskType: 'qemu', format: 'qcow2' },
+      CACHE_PLUGINS,
+    );
+    const warnings: string[] = [];
+    (o as { log: unknown }).log = createLogger('warn', (line) => warnings.push(line));
+    const cache = (await o.getCache())!;
+    cache.used = async () => {
+      throw new Error('records.json: no space left on device');
+    };
+    const output = join(tmp.dir, `out-${++n}.qcow2`);
+    const result = await o.pull({ source: source(), output });
+    assert.equal(await sha256File(output), await sha256File(original));
+    assert.equal(result.cacheHit, false);
+    assert.ok(
+      warnings.some((l) => l.includes('cannot record the use') && l.includes('no space left')),
+      warnings.join('\n'),
+    );
+    assert.equal(await sizeOf(blobPath(cacheDir, disk().blobDigest)), disk().blobSize);
+  });
+
+  it('an output that fails after the blob was committed keeps the verified cache entry, no partial', async () => {
+    const cacheDir = newCache();
+    const o = await pullOrchestrator(
+      { cacheDir, arch: 'x86_64', diskType: 'qemu', format: 'qcow2' },
+      CACHE_PLUGINS,
+    );
+    const output = join(tmp.dir, `out-${++n}.qcow2`);
+    // Someone else writes the output while the disk is being decompressed: no --replace.
+    o.hooks.progress.tap('race', (event) => {
+      if (event.phase === 'write') writeFileSync(output, 'not ours');
+    });
+    await assert.rejects(o.pull({ source: source(), output }), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'OUTPUT_EXISTS'), String(e));
+      return true;
+    });
+    assert.equal(await fsp.readFile(output, 'utf8'), 'not ours', 'the other file is untouched');
+    assert.equal(await sizeOf(blobPath(cacheDir, disk().blobDigest)), disk().blobSize);
+    await assert.rejects(fsp.stat(partialPath(cacheDir, disk().blobDigest)), { code: 'ENOENT' });
+    await assert.rejects(fsp.stat(`${partialPath(cacheDir, disk().blobDigest)}.json`), { code: 'ENOENT' });
+    const again = await pull(cacheDir);
+    assert.equal(again.result.cacheHit, true);
   });
 });

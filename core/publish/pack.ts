@@ -178,8 +178,15 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   try {
     const tag = checkTag(request.tag ?? dest.tag ?? 'latest');
     const where = `${dest.reference.replace(/:[^:/@]+$/, '')}:${tag}`;
-    if (!dest.readTag && strategy === 'merge')
-      log.warn(`${dest.scheme}: cannot read existing tags: the index is replaced, not merged`);
+    if (!dest.readTag && strategy !== 'overwrite') {
+      // Merging needs the index now under the tag, and so does refusing a conflict: guessing
+      // would replace a published index.
+      throw new OcipullError(
+        'UNSUPPORTED',
+        `${dest.scheme}: this transport cannot read existing tags, so --${strategy} cannot see what ${where} holds now`,
+        { hint: 'pass --overwrite to replace whatever the tag holds' },
+      );
+    }
     const existing = await dest.readTag?.(tag, signal);
     if (existing) mergeIndex(existing, [], strategy === 'exit-on-conflict' ? strategy : 'overwrite', where);
     const stagingDir = await dest.stagingDir?.();

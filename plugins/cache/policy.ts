@@ -131,14 +131,23 @@ export async function prune(cache: DiskCache, options: CachePruneOptions): Promi
   const records = await cache.records();
   let victims: BlobRecord[];
   if (options.all) victims = records;
-  else if (options.olderThanMs !== undefined) {
-    const limit = now - options.olderThanMs;
-    victims = records.filter((r) => Date.parse(r.lastUsed) < limit);
-  } else if (cache.settings.policy === 'lru' && cache.settings.maxSize !== undefined) {
-    victims = overSize(records, cache.settings.maxSize);
-  } else victims = [];
+  else {
+    // --older-than adds to the default cleanup (the lru limit, stale partials), never relaxes it.
+    const stale = new Set<BlobRecord>();
+    if (options.olderThanMs !== undefined) {
+      const limit = now - options.olderThanMs;
+      for (const r of records) if (Date.parse(r.lastUsed) < limit) stale.add(r);
+    }
+    if (cache.settings.policy === 'lru' && cache.settings.maxSize !== undefined) {
+      const rest = records.filter((r) => !stale.has(r));
+      for (const r of overSize(rest, cache.settings.maxSize)) stale.add(r);
+    }
+    victims = [...stale];
+  }
   const { removed, bytes } = await removeEntries(cache, victims, 'prune');
-  const partialAge = options.all ? -1 : (options.olderThanMs ?? cache.settings.partialMaxAgeMs);
+  const partialAge = options.all
+    ? -1
+    : Math.min(options.olderThanMs ?? Number.POSITIVE_INFINITY, cache.settings.partialMaxAgeMs);
   const partials = await removePartials(cache, (record, mtimeMs) => {
     if (options.all || !record) return true;
     const touched = Math.max(Date.parse(record.updated) || 0, mtimeMs);

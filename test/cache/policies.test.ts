@@ -170,6 +170,23 @@ describe('cache policies and management', () => {
     );
   });
 
+  it('cache prune --older-than longer than 7 days still removes partials older than 7 days', async () => {
+    const cache = newCache();
+    await pull(cache, 0);
+    const old = partialPath(cache, digest(1));
+    await fsp.writeFile(old, 'x'.repeat(50));
+    const tenDays = new Date(Date.now() - 10 * 86400e3);
+    await fsp.writeFile(
+      `${old}.json`,
+      JSON.stringify({ digest: digest(1), size: 9, offset: 50, updated: tenDays.toISOString() }),
+    );
+    await fsp.utimes(old, tenDays, tenDays);
+    const result = JSON.parse(await cli(cache, 'prune', '--older-than', '30d', '--json'));
+    assert.deepEqual(result.entries, [], 'the entry was used just now');
+    assert.equal(result.partials, 1);
+    assert.equal(await sizeOf(old), -1);
+  });
+
   it('cache prune without flags removes stale partials only; --all empties the cache', async () => {
     const cache = newCache();
     await pull(cache, 0);

@@ -188,5 +188,19 @@ describe('cache through the CLI', () => {
     );
     assert.equal(notCached.code, 3, notCached.stderr);
     assert.match(notCached.stderr, /OFFLINE.*not in the cache/);
+    await assert.rejects(fsp.stat(join(tmp.dir, 'nothing')), { code: 'ENOENT' });
+
+    // The documents are cached but the disk is gone: refused before any layout is made.
+    const blob = JSON.parse(
+      (await runCli(['cache', 'ls', '--json', '--cache-dir', cache], { cwd: tmp.dir })).stdout,
+    ).entries[0].path;
+    await fsp.rm(blob);
+    const noDisk = await runCli(
+      ['cache', 'export', src(), `oci-dir:${join(tmp.dir, 'no-disk')}`, '--cache-dir', cache],
+      { cwd: tmp.dir },
+    );
+    assert.equal(noDisk.code, 3, noDisk.stderr);
+    assert.match(noDisk.stderr, /OFFLINE.*no disk of/);
+    await assert.rejects(fsp.stat(join(tmp.dir, 'no-disk')), { code: 'ENOENT' });
   });
 });

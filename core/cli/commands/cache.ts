@@ -7,7 +7,7 @@ import { LayoutStore } from '../../layout/store.js';
 import { isIndexMediaType } from '../../oci/media-types.js';
 import type { Orchestrator } from '../../orchestrator.js';
 import { majorMinor } from '../../pipeline/pull.js';
-import type { BlobCache, Descriptor, Source } from '../../types.js';
+import type { BlobCache, CachedBlob, Descriptor, Source } from '../../types.js';
 import { addConfigOptions, type CliContext, type CommonFlags } from '../context.js';
 
 const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -76,14 +76,13 @@ function tagOf(reference: string): string | undefined {
   return tag;
 }
 
-/** Copy what the cache holds for `source` into a layout: documents as stored, and every cached blob they name. */
-async function exportSource(
-  orchestrator: Orchestrator,
-  cache: BlobCache,
-  source: Source,
-  store: LayoutStore,
-  signal: AbortSignal,
-) {
+/**
+ * What the cache holds for `source`: its documents as stored and every cached blob they name.
+ * Gathered before anything is written, so an export with nothing to export leaves no layout.
+ */
+async function planExport(orchestrator: Orchestrator, cache: BlobCache, source: Source, signal: AbortSignal) {
+  const documents: Array<{ bytes: Buffer; descriptor: Descriptor }> = [];
+  const blobs: Array<{ blob: CachedBlob; descriptor: Descriptor }> = [];
   let disks = 0;
   let bytes = 0;
   const seen = new Set<string>();
@@ -97,16 +96,17 @@ async function exportSource(
       if (depth === 0) throw error;
       return; // a sibling the cache never needed (another platform's manifest)
     }
-    await store.putBlob(document.bytes, document.descriptor);
+    documents.push({ bytes: document.bytes, descriptor: document.descriptor });
     if (document.kind === 'index') {
       for (const entry of document.index.manifests) await visit(entry, depth + 1);
       return;
     }
     for (const blob of [document.manifest.config, ...document.manifest.layers]) {
-      if (blob.data !== undefined) continue;
+      if (blob.data !== undefined || seen.has(blob.digest)) continue;
       const cached = await cache.peek(blob);
       if (!cached) continue;
-      await store.putBlob(cached.open(), blob);
+      seen.add(blob.digest);
+      blobs.push({ blob: cached, descriptor: blob });
       if (blob !== document.manifest.config) {
         disks++;
         bytes += blob.size;
@@ -114,7 +114,13 @@ async function exportSource(
     }
   };
   await visit(source.root!, 0);
-  return { disks, bytes };
+  return { documents, blobs, disks, bytes };
+}
+
+/** Write a plan into the layout: blobs first, then the documents that name them. */
+async function writeExport(store: LayoutStore, plan: Awaited<ReturnType<typeof planExport>>): Promise<void> {
+  for (const { blob, descriptor } of plan.blobs) await store.putBlob(blob.open(), descriptor);
+  for (const { bytes, descriptor } of plan.documents.reverse()) await store.putBlob(bytes, descriptor);
 }
 
 export function registerCache(program: Command, context: CliContext): void {
@@ -205,13 +211,15 @@ export function registerCache(program: Command, context: CliContext): void {
         hint: `pull it first (ocipull pull ${raw}); ocipull cache ls lists what is cached`,
       });
     }
-    const store = await LayoutStore.init(dest.dir);
-    const { disks, bytes } = await exportSource(orchestrator, blobs, source, store, context.signal);
+    const plan = await planExport(orchestrator, blobs, source, context.signal);
+    const { disks, bytes } = plan;
     if (disks === 0) {
       throw new OcipullError('OFFLINE', `no disk of ${source.reference} is in the cache ${blobs.dir}`, {
         hint: `pull it first (ocipull pull ${raw})`,
       });
     }
+    const store = await LayoutStore.init(dest.dir);
+    await writeExport(store, plan);
     const tag = dest.tag ?? tagOf(source.reference);
     const root = { mediaType: source.root.mediaType, digest: source.root.digest, size: source.root.size };
     await store.addManifest(root, tag === undefined ? {} : { tag });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LayoutStore } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { FakeRegistry } from '../support/fake-registry.js';
 import type { MachineOsLayout } from '../support/machine-os.js';
@@ -140,6 +141,62 @@ describe('ocipull inspect (and the default tag over docker://)', () => {
     const other = await runCli(explicit, { cwd });
     assert.equal(other.code, 0, other.stderr);
     assert.equal(await sha256File(join(cwd, 'x.qcow2')), expected.sha256);
+  });
+
+  it('--offline answers from the cache a pull filled, without the network', async () => {
+    const cache = join(tmp.dir, 'cache-offline');
+    const pulled = await runCli(
+      pullArgs(`docker://${fake.addr}/podman/machine-os:5.5`, join(tmp.dir, 'offline.qcow2'), cache, [
+        '--preset',
+        'qemu',
+        '--arch',
+        'x86_64',
+      ]),
+    );
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const before = fake.requests.length;
+    const r = await runCli([
+      'inspect',
+      `docker://${fake.addr}/podman/machine-os:5.5`,
+      '--offline',
+      '--cache-dir',
+      cache,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fake.requests.length, before, 'no request reached the registry');
+    const report: InspectJson = JSON.parse(r.stdout);
+    assert.equal(report.digest, nested.indexDigest);
+    assert.equal(report.disks.length, nested.disks.length);
+    const qemu = nested.disks.find((d) => d.diskType === 'qemu' && d.arch === 'x86_64')!;
+    const row = report.disks.find((d) => d.digest === qemu.manifestDigest)!;
+    assert.equal(row.title, qemu.title, 'the pulled disk is described from the cache');
+    const missing = await runCli([
+      'inspect',
+      `docker://${fake.addr}/podman/machine-os:5.5`,
+      '--offline',
+      '--cache-dir',
+      join(tmp.dir, 'empty-cache'),
+      '--json',
+    ]);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.equal(JSON.parse(missing.stdout).error.code, 'OFFLINE');
+  });
+
+  it('a tag naming one disk manifest (no index) lists it as a disk, disktype from its title', async () => {
+    const lone = join(tmp.dir, 'lone');
+    await fsp.cp(nested.layoutDir, lone, { recursive: true });
+    const qemu = nested.disks.find((d) => d.diskType === 'qemu' && d.arch === 'aarch64')!;
+    const { mediaType, digest, size } = qemu.descriptor;
+    await (await LayoutStore.init(lone)).addManifest({ mediaType, digest, size }, { tag: 'one' });
+    const r = await runCli(['inspect', `oci-dir:${lone}:one`, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report: InspectJson = JSON.parse(r.stdout);
+    assert.equal(report.containerImages.length, 0);
+    assert.equal(report.disks.length, 1);
+    assert.equal(report.disks[0]!.diskType, 'qemu');
+    assert.equal(report.disks[0]!.title, qemu.title);
+    assert.equal(report.disks[0]!.size, qemu.blobSize);
   });
 
   it('a digest reference is left alone', async () => {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { toOcipullError } from '../../errors/errors.js';
-import { Annotations, isIndexMediaType } from '../../oci/media-types.js';
+import { Annotations, isIndexMediaType, MediaTypes } from '../../oci/media-types.js';
 import type { Orchestrator } from '../../orchestrator.js';
+import { openPullSource } from '../../pipeline/offline.js';
 import { majorMinor } from '../../pipeline/pull.js';
 import type { Descriptor, LoadedDocument, Source } from '../../types.js';
 import { addConfigOptions, addTransportOptions, type CliContext, type CommonFlags } from '../context.js';
@@ -40,6 +41,7 @@ async function describeEntry(
   entry: Descriptor,
   index: string,
   signal: AbortSignal,
+  isRoot = false,
 ) {
   const diskType = entry.annotations?.[Annotations.diskType];
   const report: EntryReport = {
@@ -58,7 +60,18 @@ async function describeEntry(
     if (doc.kind === 'manifest') {
       const layers = doc.manifest.layers;
       report.layers = layers.length;
-      if (diskType !== undefined) {
+      // A lone artifact manifest (what `copy` of one disk writes) is a disk without an index
+      // entry: its disktype is the hypervisor its title names (`podman-machine.<arch>.<hv>.…`).
+      const artifact =
+        diskType === undefined &&
+        isRoot &&
+        layers.length === 1 &&
+        doc.manifest.config.mediaType === MediaTypes.ociEmpty;
+      if (artifact) {
+        const title = layers[0]!.annotations?.[Annotations.title];
+        report.diskType = /^podman-machine\.[^.]+\.([^.]+)\./.exec(title ?? '')?.[1] ?? '-';
+      }
+      if (report.diskType !== undefined) {
         const layer = layers[0];
         report.title = layer?.annotations?.[Annotations.title];
         report.size = layer?.size;
@@ -85,7 +98,8 @@ export async function inspectSource(
     ...settings.transport,
     defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
   };
-  const source = await orchestrator.openSource(raw, { purpose: 'pull', transport, signal });
+  // As for pull: --offline (or an unreachable source) is answered from the cache.
+  const { source } = await openPullSource(orchestrator, raw, transport, signal);
   try {
     const root = await orchestrator.load(source, source.root!, signal);
     const report: InspectReport = {
@@ -100,7 +114,7 @@ export async function inspectSource(
     const seen = new Set<string>();
     const walk = async (doc: LoadedDocument, depth: number): Promise<void> => {
       if (doc.kind === 'manifest') {
-        add(await describeEntry(orchestrator, source, doc.descriptor, doc.descriptor.digest, signal));
+        add(await describeEntry(orchestrator, source, doc.descriptor, doc.descriptor.digest, signal, true));
         return;
       }
       seen.add(doc.descriptor.digest);

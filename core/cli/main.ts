@@ -84,7 +84,9 @@ export async function main(argv: string[]): Promise<number> {
         caught.code === 'commander.help'
       )
         return EXIT.OK;
-      if (context.json) write(`${JSON.stringify({ error: { code: 'USAGE', message: caught.message } })}\n`);
+      // The parser may fail before any action saw --json: look at the command line itself.
+      if (context.json || argv.includes('--json'))
+        write(`${JSON.stringify({ error: { code: 'USAGE', message: caught.message } })}\n`);
       return EXIT.USAGE;
     }
     const error =

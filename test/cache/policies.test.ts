@@ -216,6 +216,16 @@ describe('cache policies and management', () => {
     });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /duration/);
+    const json = await runCli(
+      ['cache', 'prune', '--older-than', 'soon', '--json', '--cache-dir', newCache()],
+      {
+        cwd: tmp.dir,
+      },
+    );
+    assert.equal(json.code, 2);
+    const { error } = JSON.parse(json.stdout);
+    assert.equal(error.code, 'USAGE');
+    assert.match(error.message, /duration/);
   });
 
   it('decompressed-base cache: the second output is cloned, not decompressed', async () => {

@@ -65,6 +65,7 @@ export {
   type InProcessOptions,
   sliceChunks,
 } from './pipeline/decoder.js';
+export { BackgroundFlush } from './pipeline/flush.js';
 export { OutputFile } from './pipeline/output.js';
 export { peek } from './pipeline/peek.js';
 export { majorMinor, type PullRequest } from './pipeline/pull.js';

@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
 import type { DiskOutput } from '../types.js';
+import { BackgroundFlush } from './flush.js';
 
 const BLOCK = 4096;
 const STAGE = 1 << 20;
@@ -74,6 +75,7 @@ async function removeOrphans(target: string): Promise<void> {
 export class OutputFile implements DiskOutput {
   private written = 0;
   private closed = false;
+  private readonly flusher: BackgroundFlush;
 
   private constructor(
     readonly target: string,
@@ -82,7 +84,9 @@ export class OutputFile implements DiskOutput {
     readonly sparse: boolean,
     private readonly replace: boolean,
     private readonly handle: fsp.FileHandle,
-  ) {}
+  ) {
+    this.flusher = new BackgroundFlush(fd);
+  }
 
   /** Fails fast with OUTPUT_EXISTS before anything is fetched. */
   static async checkTarget(target: string, replace: boolean): Promise<void> {
@@ -194,6 +198,7 @@ export class OutputFile implements DiskOutput {
   /** fsync, close, and move into place. */
   async commit(): Promise<void> {
     try {
+      await this.flusher.stop();
       await this.handle.sync();
       await this.close();
       if (this.replace) {
@@ -235,6 +240,7 @@ export class OutputFile implements DiskOutput {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.flusher.stop();
     await this.handle.close();
   }
 }

@@ -1,7 +1,14 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { CachedBlob, CacheOrigin, CacheWriter, Descriptor, Logger } from 'ocipull';
+import {
+  BackgroundFlush,
+  type CachedBlob,
+  type CacheOrigin,
+  type CacheWriter,
+  type Descriptor,
+  type Logger,
+} from 'ocipull';
 import type { Release } from './lock.js';
 import { type CachePaths, errnoOf, readJson, writeJsonAtomic } from './paths.js';
 import { ifRangeOf, newRecord, type PartialRecord, readRecord, writeRecord } from './records.js';
@@ -30,6 +37,7 @@ export class PartialWriter implements CacheWriter {
   private info: { url?: string; etag?: string; lastModified?: string } = {};
   private lastRecord = 0;
   private done = false;
+  private readonly flusher: BackgroundFlush;
 
   private constructor(
     private readonly context: WriterContext,
@@ -41,6 +49,7 @@ export class PartialWriter implements CacheWriter {
     private readonly release: Release,
   ) {
     this.position = offset;
+    this.flusher = new BackgroundFlush(handle.fd);
   }
 
   /** Open (or start) the partial of `descriptor`; a partial whose record does not match is discarded. */
@@ -106,6 +115,7 @@ export class PartialWriter implements CacheWriter {
     const { paths } = this.context;
     const digest = this.descriptor.digest;
     try {
+      await this.flusher.stop();
       await this.handle.sync();
       await this.close();
       const previous = await readRecord(paths, digest);
@@ -158,6 +168,7 @@ export class PartialWriter implements CacheWriter {
   private async close(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    await this.flusher.stop();
     await this.handle.close();
   }
 }

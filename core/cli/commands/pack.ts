@@ -85,7 +85,10 @@ export function registerPack(program: Command, context: CliContext): void {
     )
     .option('--arch <arch>', 'architecture of the disks (amd64|x86_64, arm64|aarch64); default: this host')
     .option('--os <os>', 'operating system of the disks (default linux)')
-    .option('--compress <codec>', `codec for uncompressed disks: ${COMPRESSORS.join(', ')} (default zstd)`)
+    .option(
+      '--compress <codec>',
+      `codec for uncompressed disks: ${COMPRESSORS.join(', ')} (default zstd); bzip2 and zip only name the codec of disks already compressed with it`,
+    )
     .option(
       '--title <name>',
       'layer title instead of the default (HYPERVISOR=NAME with several disks); repeatable',

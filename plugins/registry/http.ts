@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbortError, type Logger, OcipullError } from 'ocipull';
-import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { isRetryableError, toNetworkError } from './net-errors.js';
 import { isLoopback } from './reference.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
@@ -70,6 +70,13 @@ export function displayUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** undici, loaded on the first registry request: pulls from layouts never pay its import (~0.1 s). */
+let undiciModule: Promise<typeof import('undici')> | undefined;
+const undici = () => {
+  undiciModule ??= import('undici');
+  return undiciModule;
+};
+
 export class HttpClient {
   private readonly dispatchers = new Map<string, Promise<Dispatcher>>();
 
@@ -85,6 +92,7 @@ export class HttpClient {
     if (!pending) {
       pending = (async () => {
         const tls = url.protocol === 'https:' ? await this.tls.settings(url.host) : undefined;
+        const { EnvHttpProxyAgent } = await undici();
         return new EnvHttpProxyAgent({
           connect: { timeout: this.timeouts.connectMs, ...(tls ?? {}) },
           ...(tls ? { requestTls: tls } : {}),
@@ -131,6 +139,7 @@ export class HttpClient {
     let body = req.body;
     for (let hop = 0; ; hop++) {
       const headers = { 'user-agent': 'ocipull', ...req.headers, ...(req.authorize?.(url) ?? {}) };
+      const { request } = await undici();
       const res = await request(url, {
         method,
         headers,

@@ -46,7 +46,11 @@ export async function normalizeConfig(options: {
 }): Promise<NormalizedConfig> {
   const loaded = await loadConfigFile(options);
   const file = loaded.file;
-  const config = validateConfig(loaded.raw ?? {}, file ?? 'configuration');
+  // No file, or an empty one: the empty configuration, valid without asking the schema.
+  const raw = loaded.raw ?? {};
+  const empty =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 0;
+  const config: ConfigFile = empty ? {} : await validateConfig(raw, file ?? 'configuration');
   const baseDir = file ? dirname(file) : (options.cwd ?? process.cwd());
   const presetNames = options.preset
     ? [options.preset]

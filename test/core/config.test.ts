@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isOcipullError } from 'ocipull';
-import { expandPresets } from '../../core/config/presets.js';
+import { expandPresets, PRESET_DIR } from '../../core/config/presets.js';
 import { applyDefaults, normalizeConfig, resolveConfig } from '../../core/config/resolve.js';
+import { validatePreset } from '../../core/config/schema.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/paths.js';
 
@@ -169,6 +170,11 @@ describe('presets', () => {
       hyperv: ['hyperv', 'vhdx', undefined],
       wsl: ['wsl', 'tar', undefined],
     };
+    for (const name of ['base', ...Object.keys(expected)]) {
+      // Built-in presets are not checked on every run: this is where they are.
+      const file = join(PRESET_DIR, `${name}.json`);
+      await validatePreset(JSON.parse(await readFile(file, 'utf8')), file);
+    }
     for (const [name, [diskType, format, sparse]] of Object.entries(expected)) {
       const resolved = applyDefaults(await normalizeConfig({ cwd: dir, preset: name }));
       assert.equal(resolved.settings.diskType, diskType, name);

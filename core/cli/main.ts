@@ -46,7 +46,8 @@ function report(
 function commandLineSecrets(argv: string[]): string[] {
   const secrets: string[] = [];
   argv.forEach((arg, i) => {
-    const value = arg.startsWith('--creds=') ? arg.slice(8) : arg === '--creds' ? argv[i + 1] : undefined;
+    const flag = /^--(?:src-|dest-)?creds(?:=|$)/.exec(arg)?.[0];
+    const value = flag === undefined ? undefined : flag.endsWith('=') ? arg.slice(flag.length) : argv[i + 1];
     const password = value?.slice(value.indexOf(':') + 1);
     if (password && password.length >= 3) secrets.push(password);
   });

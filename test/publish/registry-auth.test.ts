@@ -101,6 +101,39 @@ describe('push to a real registry: auth and failures', () => {
     );
   });
 
+  test('copy takes credentials per side: --src-creds for SOURCE, --dest-creds for DEST', async () => {
+    const from = `docker://${basic.addr}/private/side:1`;
+    const packed = await cli([
+      'pack',
+      from,
+      '--disk',
+      `qemu=${qcow2}`,
+      '--creds',
+      'alice:secret-alice',
+      '--json',
+    ]);
+    assert.equal(packed.code, 0, packed.stderr);
+    const to = `docker://${token.addr}/side/os:1`;
+    const srcOnly = await cli(['copy', '--all', from, to, '--src-creds', 'alice:secret-alice', '--json']);
+    assert.equal(srcOnly.code, 4, srcOnly.stderr);
+    assert.equal(JSON.parse(srcOnly.stdout).error.code, 'UNAUTHORIZED');
+    assert.match(JSON.parse(srcOnly.stdout).error.message, new RegExp(token.addr.replace(/\./g, '\\.')));
+    const both = await cli([
+      'copy',
+      '--all',
+      from,
+      to,
+      '--src-creds',
+      'alice:secret-alice',
+      '--dest-creds=alice:secret-alice',
+      '--json',
+      '--debug',
+    ]);
+    assert.equal(both.code, 0, both.stderr);
+    assert.equal(JSON.parse(both.stdout).digest, JSON.parse(packed.stdout).indexDigest, 'digests preserved');
+    assert.ok(!`${both.stdout}${both.stderr}${srcOnly.stdout}${srcOnly.stderr}`.includes('secret-alice'));
+  });
+
   test('a copy that fails half way leaves the tag where it was', async () => {
     const ref = `docker://${plain.addr}/stable/os:1`;
     const first = await packMachineOs(ref, {

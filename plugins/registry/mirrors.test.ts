@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isOcipullError } from 'ocipull';
-import { endpointsFor, parseRegistriesConf } from './mirrors.js';
+import {
+  endpointsFor,
+  loadRegistriesConfFiles,
+  parseRegistriesConf,
+  registriesConfFiles,
+} from './mirrors.js';
 import { parseReference, withDefaultTag } from './reference.js';
 import { parseToml } from './toml.js';
 
@@ -96,5 +104,64 @@ describe('registries.conf and mirrors', () => {
       () => endpointsFor(ref('blocked.example/x'), undefined, conf),
       (e) => isOcipullError(e, 'DENIED'),
     );
+  });
+
+  it('reads registries.conf.d drop-ins after the main file; a later prefix replaces an earlier one', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ocipull-regconf-'));
+    try {
+      const system = join(root, 'etc');
+      const home = join(root, 'home');
+      mkdirSync(join(system, 'registries.conf.d'), { recursive: true });
+      mkdirSync(join(home, 'containers', 'registries.conf.d'), { recursive: true });
+      writeFileSync(join(system, 'registries.conf'), CONF);
+      writeFileSync(
+        join(system, 'registries.conf.d', '10-quay.conf'),
+        '[[registry]]\nprefix = "quay.io/podman"\nlocation = "quay.io/podman"\n[[registry.mirror]]\nlocation = "dropin.example"\n',
+      );
+      writeFileSync(join(system, 'registries.conf.d', 'README'), 'not a drop-in');
+      writeFileSync(
+        join(home, 'containers', 'registries.conf.d', '50-extra.conf'),
+        '[[registry]]\nlocation = "extra.example"\nblocked = true\n',
+      );
+      const env = { XDG_CONFIG_HOME: home };
+      // No main file of the user's: the system one is read, then the drop-ins in order.
+      const files = registriesConfFiles(undefined, env, system);
+      assert.deepEqual(files, [
+        join(system, 'registries.conf'),
+        join(system, 'registries.conf.d', '10-quay.conf'),
+        join(home, 'containers', 'registries.conf.d', '50-extra.conf'),
+      ]);
+      const conf = loadRegistriesConfFiles(files);
+      const quay = conf.filter((e) => e.prefix === 'quay.io/podman');
+      assert.equal(quay.length, 1);
+      assert.deepEqual(
+        quay[0]!.mirrors.map((m) => m.location),
+        ['dropin.example'],
+        'the drop-in replaced the main entry',
+      );
+      assert.ok(conf.some((e) => e.prefix === 'blocked.example' && e.blocked));
+      assert.ok(conf.some((e) => e.prefix === 'extra.example' && e.blocked));
+      // An explicit file is read alone.
+      assert.deepEqual(registriesConfFiles(join(system, 'registries.conf'), env, system), [
+        join(system, 'registries.conf'),
+      ]);
+      assert.deepEqual(registriesConfFiles(false, env, system), []);
+      // A found file that does not parse is skipped when asked to, and fails the run otherwise.
+      writeFileSync(join(system, 'registries.conf.d', '20-broken.conf'), '[[registry]\nprefix = \n');
+      const broken = registriesConfFiles(undefined, env, system);
+      const skipped: string[] = [];
+      const kept = loadRegistriesConfFiles(broken, (_e, file) => skipped.push(file));
+      assert.deepEqual(skipped, [join(system, 'registries.conf.d', '20-broken.conf')]);
+      assert.ok(
+        kept.some((e) => e.prefix === 'extra.example'),
+        'the files after it are still read',
+      );
+      assert.throws(
+        () => loadRegistriesConfFiles(broken),
+        (e) => isOcipullError(e, 'CONFIG_LOAD_FAILED'),
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
  * containers' registries.conf (`[[registry]]` with `[[registry.mirror]]`, containers-registries.conf(5)),
  * then the origin (possibly rewritten by `location`). A mirror that fails falls through to the next.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { OcipullError } from 'ocipull';
@@ -38,13 +38,15 @@ export interface Endpoint {
 export function registriesConfPath(
   option: string | false | undefined,
   env = process.env,
+  systemDir = '/etc/containers',
 ): string | undefined {
   if (option === false) return undefined;
   if (typeof option === 'string' && option) return option;
   if (env.CONTAINERS_REGISTRIES_CONF) return env.CONTAINERS_REGISTRIES_CONF;
   const user = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers', 'registries.conf');
   if (existsSync(user)) return user;
-  return existsSync('/etc/containers/registries.conf') ? '/etc/containers/registries.conf' : undefined;
+  const system = join(systemDir, 'registries.conf');
+  return existsSync(system) ? system : undefined;
 }
 
 export function parseRegistriesConf(text: string, file: string): RegistryEntry[] {
@@ -74,6 +76,61 @@ export function parseRegistriesConf(text: string, file: string): RegistryEntry[]
       mirrors: mirrors.filter((m) => m.location),
     };
   });
+}
+
+/**
+ * Every file to read, in order: the main registries.conf (as `registriesConfPath` finds it), then
+ * the drop-ins of containers-registries.conf.d(5), `*.conf` in `/etc/containers/registries.conf.d`
+ * and then `$XDG_CONFIG_HOME/containers/registries.conf.d`, each folder in name order. A path given
+ * explicitly (option or CONTAINERS_REGISTRIES_CONF) is read alone, as containers/image does.
+ */
+export function registriesConfFiles(
+  option: string | false | undefined,
+  env = process.env,
+  systemDir = '/etc/containers',
+): string[] {
+  if (option === false) return [];
+  const main = registriesConfPath(option, env, systemDir);
+  if ((typeof option === 'string' && option) || env.CONTAINERS_REGISTRIES_CONF) return main ? [main] : [];
+  const userDir = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers');
+  const files = main ? [main] : [];
+  for (const dir of [join(systemDir, 'registries.conf.d'), join(userDir, 'registries.conf.d')]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter((n) => n.endsWith('.conf')).sort()) files.push(join(dir, name));
+  }
+  return files;
+}
+
+/**
+ * Read `files` in order; a later `[[registry]]` with the same prefix replaces an earlier one.
+ * With `skip`, a file that cannot be read or parsed is reported to it and left out (for files
+ * found in the usual places rather than named by the user); without, it fails the run.
+ */
+export function loadRegistriesConfFiles(
+  files: string[],
+  skip?: (error: unknown, file: string) => void,
+): RegistryEntry[] {
+  const byPrefix = new Map<string, RegistryEntry>();
+  for (const file of files) {
+    let entries: RegistryEntry[];
+    try {
+      entries = loadRegistriesConf(file);
+    } catch (error) {
+      if (!skip) throw error;
+      skip(error, file);
+      continue;
+    }
+    for (const entry of entries) {
+      byPrefix.delete(entry.prefix);
+      byPrefix.set(entry.prefix, entry);
+    }
+  }
+  return [...byPrefix.values()];
 }
 
 export function loadRegistriesConf(path: string | undefined): RegistryEntry[] {

@@ -9,7 +9,7 @@ import { RegistryClient } from './client.js';
 import { getRegistryHooks } from './hooks.js';
 import { DEFAULT_TIMEOUTS, HttpClient, type Timeouts } from './http.js';
 import { getManifest } from './manifests.js';
-import { endpointsFor, loadRegistriesConf, registriesConfPath } from './mirrors.js';
+import { endpointsFor, loadRegistriesConfFiles, registriesConfFiles } from './mirrors.js';
 import { apiHost, formatReference, manifestReference, parseReference, withDefaultTag } from './reference.js';
 import { defaultRetryPolicy } from './retry.js';
 import { type ActiveEndpoint, RegistrySource } from './source.js';
@@ -44,7 +44,11 @@ export async function resolveDocker(
   };
   const hooks = getRegistryHooks(orchestrator);
 
-  const conf = loadRegistriesConf(registriesConfPath(options.registriesConf));
+  const named = typeof options.registriesConf === 'string' || Boolean(process.env.CONTAINERS_REGISTRIES_CONF);
+  const conf = loadRegistriesConfFiles(
+    registriesConfFiles(options.registriesConf),
+    named ? undefined : (error) => request.log.warn(`${(error as Error).message}; ignoring that file`),
+  );
   const endpoints = await hooks.endpoints.promise(endpointsFor(ref, options.mirrors, conf), ref);
   const tls = new TlsPolicy({
     tlsVerify: options.tlsVerify,

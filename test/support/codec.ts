@@ -17,15 +17,27 @@ export function sh(command: string, args: string[], options: { input?: Buffer } 
   return execFileSync(command, args, { input: options.input, maxBuffer: 1 << 30 });
 }
 
+/**
+ * Incompressible bytes that are the same on every run for a seed (sha256 in counter mode), so a
+ * fixture damaged at a fixed offset fails the same way every time.
+ */
+export function seededBytes(seed: string, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  for (let block = 0, at = 0; at < length; block++, at += 32) {
+    createHash('sha256').update(`${seed}:${block}`).digest().copy(out, at, 0, Math.min(32, length - at));
+  }
+  return out;
+}
+
 /** A small disk-like file: data, 4 KiB-aligned zero runs, text, an unaligned tail. */
 export function diskBytes(seed = 1, zeroRun = 2 << 20): Buffer {
   const text = Buffer.from(`ocipull test disk ${seed}\n`.repeat(20_000));
   return Buffer.concat([
-    randomBytes(256 << 10),
+    seededBytes(`disk ${seed} head`, 256 << 10),
     Buffer.alloc(zeroRun),
     text,
     Buffer.alloc(64 << 10),
-    randomBytes(100_003),
+    seededBytes(`disk ${seed} tail`, 100_003),
     Buffer.alloc(zeroRun),
     Buffer.from('end'),
   ]);

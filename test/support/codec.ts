@@ -24,7 +24,10 @@ export function sh(command: string, args: string[], options: { input?: Buffer } 
 export function seededBytes(seed: string, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
   for (let block = 0, at = 0; at < length; block++, at += 32) {
-    createHash('sha256').update(`${seed}:${block}`).digest().copy(out, at, 0, Math.min(32, length - at));
+    createHash('sha256')
+      .update(`${seed}:${block}`)
+      .digest()
+      .copy(out, at, 0, Math.min(32, length - at));
   }
   return out;
 }

@@ -57,6 +57,7 @@ export {
   type DecoderMode,
   decodeError,
   decodeInProcess,
+  decoderCommand,
   decoderMode,
   decodeWithChild,
   expansionError,

@@ -45,6 +45,27 @@ export function decoderMode(option: unknown, codec: string): DecoderMode {
   });
 }
 
+/**
+ * The decoder tool a codec plugin runs, or undefined to decode in process: the plugin's `command`
+ * option, else `tool` on PATH, unless the mode is `inprocess`. Mode `child` with no tool is NO_CODEC.
+ */
+export function decoderCommand(
+  options: { mode?: unknown; command?: string },
+  codec: string,
+  tool: string,
+  debianPackage = tool,
+): string | undefined {
+  const mode = decoderMode(options.mode, codec);
+  if (mode === 'inprocess') return undefined;
+  const command = options.command ?? findExecutable(tool);
+  if (!command && mode === 'child') {
+    throw new OcipullError('NO_CODEC', `${codec} mode is "child" but no ${tool} executable is on PATH`, {
+      hint: `install ${debianPackage}, or use mode auto / inprocess`,
+    });
+  }
+  return command;
+}
+
 export function decodeError(
   codec: string,
   kind: DecodeFailure,

@@ -1,10 +1,8 @@
 import {
   type DecompressRequest,
   decodeInProcess,
-  decoderMode,
+  decoderCommand,
   decodeWithChild,
-  findExecutable,
-  OcipullError,
   type Orchestrator,
   type Plugin,
 } from 'ocipull';
@@ -40,19 +38,13 @@ export default class Bzip2CodecPlugin implements Plugin {
   }
 
   private decompress(request: DecompressRequest) {
-    const mode = decoderMode(this.options.mode, 'bzip2');
-    const command = mode === 'inprocess' ? undefined : (this.options.command ?? findExecutable('bzip2'));
+    const command = decoderCommand(this.options, 'bzip2', 'bzip2');
     if (command) {
       return decodeWithChild(request, {
         command,
         args: ['-d', '-c'],
         direct: !request.output.sparse,
         classify: (stderr) => (/ends unexpectedly/i.test(stderr) ? 'truncated' : 'corrupt'),
-      });
-    }
-    if (mode === 'child') {
-      throw new OcipullError('NO_CODEC', 'bzip2 mode is "child" but no bzip2 executable is on PATH', {
-        hint: 'install bzip2, or use mode auto / inprocess',
       });
     }
     return decodeInProcess(request, bzip2Decoder(), {

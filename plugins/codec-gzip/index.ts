@@ -2,10 +2,8 @@ import { createGunzip } from 'node:zlib';
 import {
   type DecompressRequest,
   decodeInProcess,
-  decoderMode,
+  decoderCommand,
   decodeWithChild,
-  findExecutable,
-  OcipullError,
   type Orchestrator,
   type Plugin,
 } from 'ocipull';
@@ -40,8 +38,7 @@ export default class GzipCodecPlugin implements Plugin {
   }
 
   private decompress(request: DecompressRequest) {
-    const mode = decoderMode(this.options.mode, 'gzip');
-    const command = mode === 'inprocess' ? undefined : (this.options.command ?? findExecutable('gzip'));
+    const command = decoderCommand(this.options, 'gzip', 'gzip');
     if (command) {
       // gzip makes no holes: it writes into the file itself only when none are wanted.
       return decodeWithChild(request, {
@@ -51,11 +48,6 @@ export default class GzipCodecPlugin implements Plugin {
         // Status 2 is a warning; trailing zeros (padding) after the last member are accepted.
         succeeded: (status, stderr) =>
           status === 0 || (status === 2 && !/unexpected end|crc error|invalid/i.test(stderr)),
-      });
-    }
-    if (mode === 'child') {
-      throw new OcipullError('NO_CODEC', 'gzip mode is "child" but no gzip executable is on PATH', {
-        hint: 'install gzip, or use mode auto / inprocess',
       });
     }
     return decodeInProcess(request, createGunzip({ chunkSize: 256 << 10 }), {

@@ -1,10 +1,8 @@
 import {
   type DecompressRequest,
   decodeInProcess,
-  decoderMode,
+  decoderCommand,
   decodeWithChild,
-  findExecutable,
-  OcipullError,
   type Orchestrator,
   type Plugin,
 } from 'ocipull';
@@ -43,18 +41,12 @@ export default class XzCodecPlugin implements Plugin {
   }
 
   private decompress(request: DecompressRequest) {
-    const mode = decoderMode(this.options.mode, 'xz');
-    const command = mode === 'inprocess' ? undefined : (this.options.command ?? findExecutable('xz'));
+    const command = decoderCommand(this.options, 'xz', 'xz', 'xz-utils');
     if (command) {
       // xz makes holes on a regular-file stdout by default; --no-sparse writes every byte.
       const args = ['-d', '-c', '-q', '--format=xz', `-T${this.options.threads ?? 0}`];
       if (!request.output.sparse) args.push('--no-sparse');
       return decodeWithChild(request, { command, args, direct: true });
-    }
-    if (mode === 'child') {
-      throw new OcipullError('NO_CODEC', 'xz mode is "child" but no xz executable is on PATH', {
-        hint: 'install xz-utils, or use mode auto / inprocess',
-      });
     }
     // lzma-native pushes all output of a chunk at once: small input slices bound that burst.
     return decodeInProcess(request, xzDecoder(), {

@@ -1,10 +1,8 @@
 import {
   type DecompressRequest,
   decodeInProcess,
-  decoderMode,
+  decoderCommand,
   decodeWithChild,
-  findExecutable,
-  OcipullError,
   type Orchestrator,
   type Plugin,
 } from 'ocipull';
@@ -45,8 +43,7 @@ export default class ZstdCodecPlugin implements Plugin {
   }
 
   private decompress(request: DecompressRequest) {
-    const mode = decoderMode(this.options.mode, 'zstd');
-    const command = mode === 'inprocess' ? undefined : (this.options.command ?? findExecutable('zstd'));
+    const command = decoderCommand(this.options, 'zstd', 'zstd');
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.
       const sparse = request.output.sparse ? '--sparse' : '--no-sparse';
@@ -54,11 +51,6 @@ export default class ZstdCodecPlugin implements Plugin {
         command,
         args: ['-d', '-c', '-q', '--no-progress', sparse],
         direct: true,
-      });
-    }
-    if (mode === 'child') {
-      throw new OcipullError('NO_CODEC', 'zstd mode is "child" but no zstd executable is on PATH', {
-        hint: 'install zstd, or use mode auto / inprocess',
       });
     }
     return decodeInProcess(request, zstdDecoder(), {

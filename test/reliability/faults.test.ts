@@ -274,8 +274,15 @@ describe('network faults: the disk is byte-identical or the code is documented, 
     fake.clearFaults();
     const again = await pull(run.cache);
     await identical(again);
-    assert.equal(again.result!.details?.resumedFrom, 1 << 20, 'the partial was reused');
-    assert.equal(again.result!.bytesFetched, disk.blobSize - (1 << 20), 'only the rest was fetched');
+    // The verified prefix is kept; bytes still in the HTTP client's buffers when the connection
+    // dropped may be lost with it (never more than a socket read), so the partial ends at or just
+    // before the 1 MiB the server sent.
+    const resumedFrom = again.result!.details?.resumedFrom as number;
+    assert.ok(
+      resumedFrom > (1 << 20) - (64 << 10) && resumedFrom <= 1 << 20,
+      `the partial was reused (${resumedFrom})`,
+    );
+    assert.equal(again.result!.bytesFetched, disk.blobSize - resumedFrom, 'only the rest was fetched');
     ran('fault.resets-exhausted', { faults: run.faults });
   });
 });

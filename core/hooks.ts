@@ -5,6 +5,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncHook } from 'tapable';
 import type { OcipullError } from './errors/errors.js';
 import { wrapPluginError } from './errors/errors.js';
+import { guardService } from './errors/guard.js';
 import type {
   BlobCache,
   CacheRequest,
@@ -48,17 +49,23 @@ export interface Hooks {
 
 type AnyTap = { name: string; type: 'sync' | 'async' | 'promise'; fn: (...args: unknown[]) => unknown };
 
-/** Wrap a tap's function so anything it throws names the plugin and the hook. */
-function wrapTap(hookName: string) {
+/**
+ * Wrap a tap's function so anything it throws names the plugin and the hook. For hooks that
+ * answer with a service (`services`: a BlobCache, a Source), the answer is guarded too, so the
+ * errors of its methods, called later by the core, name the plugin as well.
+ */
+function wrapTap(hookName: string, services: boolean) {
   return (tap: AnyTap): AnyTap => {
     const original = tap.fn;
     const plugin = tap.name;
+    const answer = (result: unknown) => (services ? guardService(result, plugin, hookName) : result);
     if (tap.type === 'promise') {
       return {
         ...tap,
         fn: (...args: unknown[]) =>
           Promise.resolve()
             .then(() => original(...args))
+            .then(answer)
             .catch((error: unknown) => {
               throw wrapPluginError(error, plugin, hookName);
             }),
@@ -71,7 +78,7 @@ function wrapTap(hookName: string) {
           const callback = args.pop() as (error?: unknown, result?: unknown) => void;
           try {
             original(...args, (error?: unknown, result?: unknown) =>
-              error ? callback(wrapPluginError(error, plugin, hookName)) : callback(null, result),
+              error ? callback(wrapPluginError(error, plugin, hookName)) : callback(null, answer(result)),
             );
           } catch (error) {
             callback(wrapPluginError(error, plugin, hookName));
@@ -83,7 +90,7 @@ function wrapTap(hookName: string) {
       ...tap,
       fn: (...args: unknown[]) => {
         try {
-          return original(...args);
+          return answer(original(...args));
         } catch (error) {
           throw wrapPluginError(error, plugin, hookName);
         }
@@ -95,8 +102,8 @@ function wrapTap(hookName: string) {
 // biome-ignore lint/suspicious/noExplicitAny: tapable's generic hook type
 type AnyHook = { intercept(interceptor: { register?: (tap: any) => any }): void };
 
-function guarded<H extends AnyHook>(name: string, hook: H, onTap?: () => void): H {
-  const wrap = wrapTap(name);
+function guarded<H extends AnyHook>(name: string, hook: H, onTap?: () => void, services = false): H {
+  const wrap = wrapTap(name, services);
   hook.intercept({
     register: (tap: AnyTap) => {
       onTap?.();
@@ -108,10 +115,10 @@ function guarded<H extends AnyHook>(name: string, hook: H, onTap?: () => void): 
 
 const mapKeys = new WeakMap<object, Set<string>>();
 
-function guardedMap<H extends AnyHook>(name: string, factory: () => H): HookMap<H> {
+function guardedMap<H extends AnyHook>(name: string, factory: () => H, services = false): HookMap<H> {
   const keys = new Set<string>();
   const map = new HookMap<H>((key) =>
-    guarded(`${name}[${String(key)}]`, factory(), () => keys.add(String(key))),
+    guarded(`${name}[${String(key)}]`, factory(), () => keys.add(String(key)), services),
   );
   mapKeys.set(map, keys);
   return map;
@@ -132,6 +139,7 @@ export function createHooks(): Hooks {
     resolve: guardedMap(
       'resolve',
       () => new AsyncSeriesBailHook<[ResolveRequest], Source | undefined>(['request']),
+      true,
     ),
     fetch: guardedMap(
       'fetch',
@@ -141,7 +149,12 @@ export function createHooks(): Hooks {
       'select',
       () => new AsyncSeriesBailHook<[SelectRequest], Selection | undefined>(['request']),
     ),
-    cache: guarded('cache', new AsyncSeriesBailHook<[CacheRequest], BlobCache | undefined>(['request'])),
+    cache: guarded(
+      'cache',
+      new AsyncSeriesBailHook<[CacheRequest], BlobCache | undefined>(['request']),
+      undefined,
+      true,
+    ),
     unpack: guardedMap(
       'unpack',
       () => new AsyncSeriesBailHook<[UnpackRequest], Unpacked | undefined>(['request']),

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger, isOcipullError, Orchestrator, type Plugin } from 'ocipull';
+import {
+  type BlobCache,
+  createLogger,
+  isOcipullError,
+  OcipullError,
+  Orchestrator,
+  type Plugin,
+} from 'ocipull';
 
 const quiet = () => createLogger('silent');
 
@@ -23,6 +31,87 @@ describe('orchestrator', () => {
       assert.equal(e.plugin, 'ocipull-plugin-boom');
       assert.equal(e.hook, 'resolve[boom]');
       assert.match(e.message, /kaput/);
+      return true;
+    });
+  });
+
+  it('names the plugin when a method of the BlobCache it answered with fails', async () => {
+    class Writer {
+      readonly offset = 0;
+      write(_chunk: Buffer): Promise<void> {
+        throw new Error('disk on fire');
+      }
+    }
+    class Cache {
+      readonly dir = '/nowhere';
+      #opened = 0;
+      async open() {
+        this.#opened += 1;
+        if (this.#opened > 1) throw new OcipullError('CACHE_FAILED', 'second open refused');
+        return { kind: 'miss' as const, writer: new Writer() };
+      }
+      async peek() {
+        throw new Error('EACCES: permission denied');
+      }
+    }
+    const o = new Orchestrator({ log: quiet() });
+    o.hooks.cache.tapPromise('ocipull-plugin-odd-cache', async () => new Cache() as unknown as BlobCache);
+    const cache = (await o.getCache())!;
+    assert.ok(cache instanceof Cache, 'instanceof still holds');
+    assert.equal(cache.dir, '/nowhere');
+    const descriptor = { mediaType: 'application/octet-stream', digest: `sha256:${'0'.repeat(64)}`, size: 1 };
+    await assert.rejects(cache.peek(descriptor), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'PLUGIN_FAILED'));
+      assert.equal(e.plugin, 'ocipull-plugin-odd-cache');
+      assert.equal(e.hook, 'cache.peek');
+      assert.match(e.message, /EACCES/);
+      return true;
+    });
+    // Methods run on the plugin's own object: its private fields work.
+    const handle = await cache.open(descriptor, { source: 'odd:thing' });
+    assert.equal(handle.kind, 'miss');
+    if (handle.kind !== 'miss') return;
+    assert.equal(handle.writer.offset, 0);
+    assert.throws(
+      () => handle.writer.write(Buffer.from('x')),
+      (e: unknown) => {
+        assert.ok(isOcipullError(e, 'PLUGIN_FAILED'));
+        assert.equal(e.plugin, 'ocipull-plugin-odd-cache');
+        assert.equal(e.hook, 'cache.open→writer.write');
+        return true;
+      },
+    );
+    // An OcipullError keeps its code and gains the names.
+    await assert.rejects(cache.open(descriptor, { source: 'odd:thing' }), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'CACHE_FAILED'));
+      assert.equal(e.plugin, 'ocipull-plugin-odd-cache');
+      assert.equal(e.hook, 'cache.open');
+      return true;
+    });
+  });
+
+  it('names the plugin when a method of the Source it resolved fails; streams pass untouched', async () => {
+    const stream = Readable.from(['bytes']);
+    class OddSource {
+      readonly scheme = 'odd';
+      readonly reference = 'odd:thing';
+      body() {
+        return stream;
+      }
+      async listTags(): Promise<string[]> {
+        throw new TypeError('undefined is not a function');
+      }
+    }
+    const o = new Orchestrator({ log: quiet() });
+    o.hooks.resolve.for('odd').tapPromise('ocipull-plugin-odd', async () => new OddSource());
+    const source = (await o.openSource('odd:thing')) as unknown as OddSource;
+    assert.ok(source instanceof OddSource);
+    assert.equal(source.reference, 'odd:thing');
+    assert.equal(source.body(), stream, 'a stream result is the very stream');
+    await assert.rejects(source.listTags(), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'PLUGIN_FAILED'));
+      assert.equal(e.plugin, 'ocipull-plugin-odd');
+      assert.equal(e.hook, 'resolve[odd].listTags');
       return true;
     });
   });

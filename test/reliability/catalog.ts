@@ -127,9 +127,9 @@ export const CATALOG: ReliabilityCase[] = [
   {
     id: 'doc.deep',
     suite: 'hostile-docs',
-    title: 'indexes nested 8 deep',
+    title: 'indexes nested 8 deep, pulled and inspected',
     outcome: 'INDEX_TOO_DEEP',
-    refused: 1,
+    refused: 2,
   },
   {
     id: 'doc.self-reference',

@@ -103,6 +103,7 @@ describe('hostile documents, bombs and references are refused', () => {
   });
 
   it('doc.deep: indexes nested 8 deep (INDEX_TOO_DEEP)', async () => {
+    let deep = '';
     await refused(async (dir) => {
       const built = await diskLayout(dir, { layer: smallDisk() });
       const store = await LayoutStore.open(dir);
@@ -118,8 +119,14 @@ describe('hostile documents, bombs and references are refused', () => {
         schemaVersion: 2,
         manifests: [{ ...entry, annotations: { [Annotations.refName]: 'latest' } }],
       });
+      deep = built.source;
       return built.source;
     }, 'INDEX_TOO_DEEP');
+    // inspect walks the same way: refused, not a silently shorter listing.
+    const inspect = await runCli(['inspect', deep, '--json']);
+    assert.notEqual(inspect.code, 0, inspect.stdout);
+    assert.equal(JSON.parse(inspect.stdout).error.code, 'INDEX_TOO_DEEP', inspect.stdout);
+    tally++;
     ran('doc.deep', { refused: take() });
   });
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { toOcipullError } from '../../errors/errors.js';
+import { OcipullError, toOcipullError } from '../../errors/errors.js';
 import { Annotations, isIndexMediaType, MediaTypes } from '../../oci/media-types.js';
 import type { Orchestrator } from '../../orchestrator.js';
 import { openPullSource } from '../../pipeline/offline.js';
@@ -111,21 +111,39 @@ export async function inspectSource(
     };
     const add = (entry: EntryReport) =>
       (entry.diskType === undefined ? report.containerImages : report.disks).push(entry);
+    // Same limits as disk selection: deeper nesting or a cycle is INDEX_TOO_DEEP, never a silently
+    // shorter listing. An index two entries share is listed once.
     const seen = new Set<string>();
+    const visiting = new Set<string>();
     const walk = async (doc: LoadedDocument, depth: number): Promise<void> => {
       if (doc.kind === 'manifest') {
         add(await describeEntry(orchestrator, source, doc.descriptor, doc.descriptor.digest, signal, true));
         return;
       }
+      if (depth > MAX_DEPTH) {
+        throw new OcipullError(
+          'INDEX_TOO_DEEP',
+          `indexes nest more than ${MAX_DEPTH} levels deep at ${doc.descriptor.digest}`,
+          { hint: `inspect follows nested indexes up to ${MAX_DEPTH} levels, as pull does` },
+        );
+      }
       seen.add(doc.descriptor.digest);
+      visiting.add(doc.descriptor.digest);
       for (const entry of doc.index.manifests) {
         if (isIndexMediaType(entry.mediaType) && entry.annotations?.[Annotations.diskType] === undefined) {
-          if (depth >= MAX_DEPTH || seen.has(entry.digest)) continue;
+          if (visiting.has(entry.digest)) {
+            throw new OcipullError(
+              'INDEX_TOO_DEEP',
+              `index ${doc.descriptor.digest} refers back to ${entry.digest}`,
+            );
+          }
+          if (seen.has(entry.digest)) continue;
           await walk(await orchestrator.load(source, entry, signal), depth + 1);
         } else {
           add(await describeEntry(orchestrator, source, entry, doc.descriptor.digest, signal));
         }
       }
+      visiting.delete(doc.descriptor.digest);
     };
     await walk(root, 0);
     return report;

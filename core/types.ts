@@ -328,8 +328,6 @@ export interface CacheWriter {
   describe(info: { url?: string; etag?: string; lastModified?: string }): Promise<void>;
   /** Append bytes after `offset`. Resolves when written (back-pressure). */
   write(chunk: Buffer): Promise<void>;
-  /** The partial no longer matches its record (the source restarted from 0): drop what is stored. */
-  reset(): Promise<void>;
   /** Called only after the core verified digest and size of the complete blob. */
   commit(): Promise<CachedBlob>;
   /** Give up. `keepPartial` keeps bytes for a later resume (interruptions), never after a mismatch. */

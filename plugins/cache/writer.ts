@@ -105,12 +105,6 @@ export class PartialWriter implements CacheWriter {
     if (Date.now() - this.lastRecord >= RECORD_EVERY_MS) await this.saveRecord();
   }
 
-  async reset(): Promise<void> {
-    await this.handle.truncate(0);
-    this.position = 0;
-    await this.saveRecord();
-  }
-
   async commit(): Promise<CachedBlob> {
     const { paths } = this.context;
     const digest = this.descriptor.digest;

@@ -142,6 +142,14 @@ export class Orchestrator {
         hint: `the transport plugin for ${source.scheme}: must tap fetch.for('${source.scheme}')`,
       });
     }
+    // Whoever reads the body sees its errors through the read. A body the run stopped wanting (the
+    // signal aborted while the transport was opening it, so it is being destroyed already) may
+    // still emit one before anyone reads: that must not become an uncaught exception.
+    response.body.on('error', () => {});
+    if (signal?.aborted) {
+      response.body.destroy();
+      throw signal.reason;
+    }
     return response;
   }
 

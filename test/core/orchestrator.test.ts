@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import {
   type BlobCache,
@@ -114,6 +114,34 @@ describe('orchestrator', () => {
       assert.equal(e.hook, 'resolve[odd].listTags');
       return true;
     });
+  });
+
+  it('a body opened while the run was aborting is destroyed quietly: the abort reason, nothing uncaught', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const o = new Orchestrator({ log: quiet() });
+      const controller = new AbortController();
+      // A transport that ties its body to the signal (as oci-dir does), opened just as the run aborts.
+      o.hooks.fetch.for('slow').tapPromise('ocipull-plugin-slow', async (request) => {
+        controller.abort(new OcipullError('DECOMPRESS_CORRUPT', 'the decoder failed meanwhile'));
+        return { body: addAbortSignal(request.signal, Readable.from([Buffer.from('bytes')])), offset: 0 };
+      });
+      const source = { scheme: 'slow', reference: 'slow:x' };
+      const descriptor = {
+        mediaType: 'application/octet-stream',
+        digest: `sha256:${'1'.repeat(64)}`,
+        size: 5,
+      };
+      await assert.rejects(o.fetchRaw(source, descriptor, 0, controller.signal), (e: unknown) =>
+        isOcipullError(e, 'DECOMPRESS_CORRUPT'),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 
   it('names the plugin that would handle an unknown scheme', async () => {

@@ -124,6 +124,56 @@ describe('docker:// over TLS and proxies', () => {
     }
   });
 
+  it('refuses a plain-HTTP registry that is not loopback (INSECURE_REFUSED) unless listed insecure', async () => {
+    // registry.example.test exists only for this proxy, which sends every tunnel to a plain-HTTP
+    // registry on 127.0.0.1: to ocipull it is a remote host, yet no byte leaves loopback.
+    const plain = await FakeRegistry.start({ layoutDir: disk.layout.layoutDir });
+    const [, plainPort] = plain.addr.split(':');
+    const remote = `registry.example.test:${plainPort}`;
+    const tunnels: string[] = [];
+    const proxy: Server = createServer((_req, res) => res.writeHead(502).end());
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      tunnels.push(String(req.url));
+      const upstream = connect(Number(plainPort), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const saved = { ...process.env };
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    Object.assign(process.env, { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl, NO_PROXY: '', no_proxy: '' });
+    const pullRemote = async (transport: TransportOptions) => {
+      const orchestrator = await registryOrchestrator({ cacheDir: join(tmp.dir, `cache-${++n}`), transport });
+      const out = join(tmp.dir, `out-${n}.qcow2`);
+      await orchestrator.pull({ source: `docker://${remote}/podman/machine-os:5.5`, output: out });
+      return out;
+    };
+    try {
+      await assert.rejects(pullRemote({ settings: emptyCerts() }), (e: unknown) => {
+        assert.ok(isOcipullError(e, 'INSECURE_REFUSED'), String(e));
+        assert.match(e.message, /registry\.example\.test/);
+        assert.match(e.hint ?? '', /insecureRegistries/);
+        return true;
+      });
+      assert.equal(await exists(join(tmp.dir, `out-${n}.qcow2`)), false, 'nothing at the output path');
+      assert.ok(tunnels.includes(remote), JSON.stringify(tunnels));
+      assert.equal(plain.requests.filter((r) => r.kind === 'manifest' || r.kind === 'blob').length, 0);
+      // Listed insecure: HTTPS fails, plain HTTP is allowed, the disk arrives intact.
+      const out = await pullRemote({ insecureRegistries: [remote], settings: emptyCerts() });
+      assert.equal(await sha256File(out), disk.qcow2Sha256);
+    } finally {
+      process.env = saved;
+      proxy.closeAllConnections?.();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await plain.stop();
+    }
+  });
+
   it('allows plain HTTP only for loopback, insecure registries or --tls-verify=false', () => {
     assert.equal(new TlsPolicy({}).policy('quay.io').allowHttp, false);
     assert.equal(new TlsPolicy({}).policy('quay.io').verify, true);

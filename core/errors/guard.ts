@@ -73,27 +73,18 @@ export function guardService<T>(service: T, plugin: string, hook: string): T {
 }
 
 function guardResultOf(result: unknown, plugin: string, member: string): unknown {
-  if (isService(result)) {
-    const proto = Object.getPrototypeOf(result);
-    if (proto !== Object.prototype && proto !== null) return guardService(result, plugin, member);
-    // A plain object: guard its members that are services (a handle's writer), and the
-    // object itself when it has methods of its own (a hit's release()).
-    const copy: Record<string, unknown> = { ...(result as Record<string, unknown>) };
-    for (const [key, value] of Object.entries(copy)) {
-      if (typeof value !== 'function') copy[key] = guardResultOf(value, plugin, `${member}→${key}`);
-    }
-    return guardService(copy, plugin, member);
+  const plain =
+    result !== null &&
+    typeof result === 'object' &&
+    [Object.prototype, null].includes(Object.getPrototypeOf(result));
+  if (!plain) return guardService(result, plugin, member);
+  // A plain object (a cache handle): guard its members that are services (its writer, its blob),
+  // in a copy, and the object itself when it has methods of its own (a hit's release()).
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(result as Record<string, unknown>)) {
+    if (typeof value === 'function') continue;
+    const guarded = guardService(value, plugin, `${member}→${key}`);
+    if (guarded !== value) (copy ??= { ...(result as Record<string, unknown>) })[key] = guarded;
   }
-  if (result && typeof result === 'object' && Object.getPrototypeOf(result) === Object.prototype) {
-    let changed = false;
-    const copy: Record<string, unknown> = { ...(result as Record<string, unknown>) };
-    for (const [key, value] of Object.entries(copy)) {
-      if (isService(value)) {
-        copy[key] = guardService(value, plugin, `${member}→${key}`);
-        changed = true;
-      }
-    }
-    return changed ? copy : result;
-  }
-  return result;
+  return guardService(copy ?? result, plugin, member);
 }

@@ -3,10 +3,10 @@
  * scope (and a mount's pull scope) in the token flow, and no half-published tag after a failure.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { digestOf } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
@@ -14,7 +14,7 @@ import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
-const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const sha256 = (bytes: Buffer) => digestOf(bytes);
 
 describe('push to a real registry: auth and failures', () => {
   let dir: string;

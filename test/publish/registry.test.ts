@@ -4,11 +4,11 @@
  * pulls and copies; mounts across repositories, chunked uploads (auth and failures: registry-auth).
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ImageIndex } from 'ocipull';
+import { digestOf, type ImageIndex } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
@@ -16,7 +16,7 @@ import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
 
-const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const sha256 = (bytes: Buffer) => digestOf(bytes);
 
 describe('push to a real registry', () => {
   let dir: string;

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createLogger, type Logger, Orchestrator, type Plugin, type Settings } from 'ocipull';
+import { createLogger, type Logger, Orchestrator, type Settings } from 'ocipull';
 import { compress, makeDisk } from '../support/disks.js';
+import { exists, sha256File, useBuiltins } from '../support/files.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
-import { repoRoot } from '../support/paths.js';
 
 export const REGISTRY_PULL_PLUGINS = [
   'registry',
@@ -25,12 +23,7 @@ export async function registryOrchestrator(
     log,
     settings: { diskType: 'qemu', arch: 'x86_64', format: 'qcow2', ...settings },
   });
-  for (const name of REGISTRY_PULL_PLUGINS) {
-    const url = pathToFileURL(join(repoRoot, 'dist', 'plugins', name, 'index.js')).href;
-    const { default: PluginClass } = (await import(url)) as { default: new () => Plugin };
-    orchestrator.use(new PluginClass());
-  }
-  return orchestrator;
+  return useBuiltins(orchestrator, REGISTRY_PULL_PLUGINS);
 }
 
 /** A logger that keeps every line (to check what reached the output). */
@@ -48,11 +41,7 @@ export interface PublishedDisk {
   blobSize: number;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fsp.readFile(path))
-    .digest('hex');
-}
+export { exists, sha256File };
 
 /** A machine-os layout (nested, tag 5.5) with a qemu x86_64 zstd qcow2 of a few MiB and an applehv raw. */
 export async function machineOsFixture(dir: string, dataMiB = 6): Promise<PublishedDisk> {
@@ -78,11 +67,4 @@ export async function machineOsFixture(dir: string, dataMiB = 6): Promise<Publis
     blobDigest: qemu.blobDigest,
     blobSize: qemu.blobSize,
   };
-}
-
-export async function exists(path: string): Promise<boolean> {
-  return fsp.access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -13,25 +13,13 @@ import { FakeRegistry, type FakeRequest } from '../support/fake-registry.js';
 import { cliPath, tempDir } from '../support/paths.js';
 import { verifyCache } from './cache-check.js';
 import { ran } from './figures.js';
-import { exists, sha256File } from './support.js';
+import { exists, prng, sha256File } from './support.js';
 
 interface Spawned {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-}
-
-/** mulberry32 (seeded, so the kill moments repeat). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('crashes: SIGKILL at any point, then a run that completes and reuses what was verified', () => {

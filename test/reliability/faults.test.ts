@@ -13,23 +13,11 @@ import { FakeRegistry, type FakeRequest, type Fault } from '../support/fake-regi
 import { tempDir } from '../support/paths.js';
 import { verifyCache } from './cache-check.js';
 import { ran } from './figures.js';
-import { orchestratorWith, REGISTRY_PLUGINS, rejectsWith, sha256File } from './support.js';
+import { orchestratorWith, prng, REGISTRY_PLUGINS, rejectsWith, sha256File } from './support.js';
 
 /** Body timeout of the registry transport in these tests (config transports.docker.timeoutMs). */
 const BODY_TIMEOUT_MS = 1000;
 const CASE_TIMEOUT_MS = 30_000;
-
-/** mulberry32: a seeded PRNG, so the "random" offsets repeat run after run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('network faults: the disk is byte-identical or the code is documented, and nothing unverified is kept', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

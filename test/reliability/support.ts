@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   Annotations,
   createLogger,
@@ -19,10 +18,9 @@ import {
   type Logger,
   MediaTypes,
   Orchestrator,
-  type Plugin,
   type Settings,
 } from 'ocipull';
-import { repoRoot } from '../support/paths.js';
+import { exists, prng, sha256File, useBuiltins } from '../support/files.js';
 
 export const LAYOUT_PULL_PLUGINS = [
   'oci-dir',
@@ -57,26 +55,12 @@ export async function orchestratorWith(
     log,
     settings: { diskType: 'qemu', arch: 'x86_64', format: 'qcow2', ...settings },
   });
-  for (const name of plugins) {
-    const url = pathToFileURL(join(repoRoot, 'dist', 'plugins', name, 'index.js')).href;
-    const { default: PluginClass } = (await import(url)) as { default: new () => Plugin };
-    orchestrator.use(new PluginClass());
-  }
-  return orchestrator;
+  return useBuiltins(orchestrator, plugins);
 }
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-export async function sha256File(path: string): Promise<string> {
-  return sha256(await fsp.readFile(path));
-}
-
-export async function exists(path: string): Promise<boolean> {
-  return fsp.lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
+export { exists, prng, sha256File };
 
 /** Every path under `dir` (relative, sorted), with its type and size: what a failed pull must not change. */
 export async function snapshot(dir: string, skip: string[] = []): Promise<string[]> {

@@ -1,13 +1,9 @@
-/**
- * Machine-os layouts for the selection tests: one small real disk per (hypervisor, arch), each
- * with its own seed so the output proves which entry was pulled.
- */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createLogger, type PullResult } from 'ocipull';
 import { type CliOverrides, createOrchestrator, resolveConfig } from '../../core/config/resolve.js';
 import { compress, makeDisk } from '../support/disks.js';
+import { sha256File } from '../support/files.js';
 import {
   buildMachineOsLayout,
   type DiskEntry,
@@ -35,10 +31,7 @@ export interface SourceDisk {
   sha256: string;
 }
 
-export const sha256File = async (path: string) =>
-  createHash('sha256')
-    .update(await fsp.readFile(path))
-    .digest('hex');
+export { sha256File };
 
 /** One small disk per hypervisor × arch in `dir` (raw disks are sparse 8 MiB files). */
 export async function makeSourceDisks(dir: string): Promise<SourceDisk[]> {

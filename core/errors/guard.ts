@@ -84,7 +84,9 @@ function guardResultOf(result: unknown, plugin: string, member: string): unknown
   for (const [key, value] of Object.entries(result as Record<string, unknown>)) {
     if (typeof value === 'function') continue;
     const guarded = guardService(value, plugin, `${member}→${key}`);
-    if (guarded !== value) (copy ??= { ...(result as Record<string, unknown>) })[key] = guarded;
+    if (guarded === value) continue;
+    copy ??= { ...(result as Record<string, unknown>) };
+    copy[key] = guarded;
   }
   return guardService(copy ?? result, plugin, member);
 }

@@ -14,6 +14,7 @@ export {
   wrapPluginError,
 } from './errors/errors.js';
 export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
+export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
 export {
   checkLayoutVersion,
   checkTag,

@@ -75,9 +75,16 @@ export const CODES = {
   NAME_UNKNOWN: c(EXIT.NOT_FOUND, 'The registry does not know the repository.'),
   BLOB_NOT_FOUND: c(EXIT.NOT_FOUND, 'A blob named by a descriptor is missing at the source.'),
   // OCI layout
-  LAYOUT_MISSING: c(EXIT.NOT_FOUND, 'The directory is not an OCI image layout (no `oci-layout` file).'),
+  LAYOUT_MISSING: c(
+    EXIT.NOT_FOUND,
+    'The layout directory does not exist, or is not an OCI image layout (no `oci-layout` file).',
+  ),
   LAYOUT_VERSION_UNSUPPORTED: c(EXIT.FORMAT, "The layout's `imageLayoutVersion` is not 1.0.0."),
   LAYOUT_INDEX_INVALID: c(EXIT.FORMAT, "The layout's `index.json` is missing or malformed."),
+  LAYOUT_FILE_INVALID: c(
+    EXIT.FORMAT,
+    'A file of the layout (oci-layout, index.json, a blob) is not a regular file inside it: a FIFO, device, directory or a symlink leading out.',
+  ),
   // documents
   MANIFEST_INVALID: c(EXIT.FORMAT, 'A manifest or index is not valid JSON of the OCI / Docker schema.'),
   MANIFEST_TOO_LARGE: c(EXIT.FORMAT, 'A manifest or index is larger than the 4 MiB limit.'),

@@ -10,6 +10,7 @@ import { parseDigest } from '../oci/digest.js';
 import { checkDescriptor, findDuplicateKey, MAX_DOCUMENT_BYTES } from '../oci/documents.js';
 import { Annotations } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../types.js';
+import { readLayoutFile } from './files.js';
 
 /** The only layout version defined by the image spec. */
 export const LAYOUT_VERSION = '1.0.0';
@@ -38,29 +39,57 @@ export function layoutBlobPath(dir: string, digest: string): string {
   return join(dir, 'blobs', algorithm, hex);
 }
 
+/** An `oci-layout` file is a few bytes of JSON; anything much larger is not one. */
+const MAX_LAYOUT_FILE_BYTES = 64 * 1024;
+
+/** LAYOUT_MISSING for a layout without `oci-layout`: the directory itself missing is said so. */
+async function layoutMissing(dir: string, cause: unknown): Promise<OcipullError> {
+  const hint =
+    'point at a directory written by `skopeo copy ... oci:DIR` or `ocipull pack` (it holds oci-layout, index.json and blobs/)';
+  const stat = await fsp.stat(dir).catch((error: unknown) => error as Error);
+  if (stat instanceof Error) {
+    return new OcipullError(
+      'LAYOUT_MISSING',
+      errno(stat) === 'ENOENT' || errno(stat) === 'ENOTDIR'
+        ? `layout directory ${dir} does not exist`
+        : `cannot open layout directory ${dir}: ${stat.message}`,
+      { hint, cause, data: { path: dir } },
+    );
+  }
+  if (!stat.isDirectory()) {
+    return new OcipullError('LAYOUT_MISSING', `${dir} is not a directory, so not an OCI image layout`, {
+      hint,
+      cause,
+      data: { path: dir },
+    });
+  }
+  return new OcipullError(
+    'LAYOUT_MISSING',
+    `${dir} is not an OCI image layout: it has no ${LAYOUT_FILE} file`,
+    { hint, cause, data: { path: dir } },
+  );
+}
+
 /** Check the `oci-layout` marker: LAYOUT_MISSING when absent, LAYOUT_VERSION_UNSUPPORTED when not 1.0.0. */
 export async function checkLayoutVersion(dir: string): Promise<void> {
+  const path = join(dir, LAYOUT_FILE);
   let text: string;
   try {
-    text = await fsp.readFile(join(dir, LAYOUT_FILE), 'utf8');
-  } catch (error) {
-    const code = errno(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new OcipullError(
-        'LAYOUT_MISSING',
-        `${dir} is not an OCI image layout: it has no ${LAYOUT_FILE} file`,
-        {
-          hint: 'point at a directory written by `skopeo copy ... oci:DIR` or `ocipull pack` (it holds oci-layout, index.json and blobs/)',
-        },
+    const bytes = await readLayoutFile(dir, path, 'layout marker', MAX_LAYOUT_FILE_BYTES, (size) => {
+      return new OcipullError(
+        'LAYOUT_VERSION_UNSUPPORTED',
+        `${path} is ${size} bytes; an oci-layout file is a small JSON object`,
+        { hint: `only {"imageLayoutVersion": "${LAYOUT_VERSION}"} layouts are read` },
       );
-    }
-    throw new OcipullError(
-      'LAYOUT_MISSING',
-      `cannot read ${join(dir, LAYOUT_FILE)}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    });
+    text = bytes.toString('utf8');
+  } catch (error) {
+    if (error instanceof OcipullError) throw error;
+    const code = errno(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw await layoutMissing(dir, error);
+    throw new OcipullError('LAYOUT_MISSING', `cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   let version: unknown;
   try {
@@ -71,7 +100,7 @@ export async function checkLayoutVersion(dir: string): Promise<void> {
   if (version !== LAYOUT_VERSION) {
     throw new OcipullError(
       'LAYOUT_VERSION_UNSUPPORTED',
-      `${join(dir, LAYOUT_FILE)} declares imageLayoutVersion ${JSON.stringify(version ?? null)}`,
+      `${path} declares imageLayoutVersion ${JSON.stringify(typeof version === 'string' ? version.slice(0, 64) : (version ?? null))}`,
       { hint: `only {"imageLayoutVersion": "${LAYOUT_VERSION}"} layouts are read` },
     );
   }
@@ -123,10 +152,10 @@ export function parseLayoutIndex(dir: string, bytes: Buffer): ImageIndex {
 export async function readLayoutIndex(dir: string): Promise<{ index: ImageIndex; bytes: Buffer }> {
   let bytes: Buffer;
   try {
-    // Checked before reading, so a hostile multi-gigabyte index.json is never loaded.
-    const { size } = await fsp.stat(join(dir, INDEX_FILE));
-    if (size > MAX_DOCUMENT_BYTES) throw indexTooLarge(dir, size);
-    bytes = await fsp.readFile(join(dir, INDEX_FILE));
+    // Sized before reading, so a hostile multi-gigabyte index.json is never loaded.
+    bytes = await readLayoutFile(dir, join(dir, INDEX_FILE), 'layout index', MAX_DOCUMENT_BYTES, (size) =>
+      indexTooLarge(dir, size),
+    );
   } catch (error) {
     if (error instanceof OcipullError) throw error;
     throw indexInvalid(

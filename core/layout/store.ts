@@ -10,8 +10,10 @@ import type { Readable } from 'node:stream';
 import lockfile from 'proper-lockfile';
 import { OcipullError } from '../errors/errors.js';
 import { createDigester, DigestVerifier, digestOf, parseDigest } from '../oci/digest.js';
+import { MAX_DOCUMENT_BYTES } from '../oci/documents.js';
 import { Annotations, MediaTypes } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../types.js';
+import { readLayoutFile } from './files.js';
 import {
   checkLayoutVersion,
   checkTag,
@@ -162,9 +164,16 @@ export class LayoutStore {
     return descriptor;
   }
 
+  /** Read a whole blob (a document: at most MAX_DOCUMENT_BYTES, MANIFEST_TOO_LARGE past it). */
   async readBlob(digest: string): Promise<Buffer> {
+    const path = this.blobPath(digest);
     try {
-      return await fsp.readFile(this.blobPath(digest));
+      return await readLayoutFile(this.dir, path, `blob ${digest}:`, MAX_DOCUMENT_BYTES, (size) => {
+        return new OcipullError(
+          'MANIFEST_TOO_LARGE',
+          `blob ${digest} of layout ${this.dir} is ${size} bytes, over the ${MAX_DOCUMENT_BYTES}-byte limit`,
+        );
+      });
     } catch (error) {
       if ((error as { code?: string }).code === 'ENOENT') {
         throw new OcipullError('BLOB_NOT_FOUND', `layout ${this.dir} has no blob ${digest}`);

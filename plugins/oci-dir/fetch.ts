@@ -1,7 +1,13 @@
-import { promises as fsp } from 'node:fs';
 import { addAbortSignal, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { type FetchRequest, type FetchResponse, layoutBlobPath, OcipullError } from 'ocipull';
+import {
+  type FetchRequest,
+  type FetchResponse,
+  type LayoutFile,
+  layoutBlobPath,
+  OcipullError,
+  openLayoutFile,
+} from 'ocipull';
 import { LayoutSource } from './source.js';
 
 /**
@@ -17,10 +23,11 @@ export async function fetchBlob(request: FetchRequest): Promise<FetchResponse | 
     return { body: Readable.from([memory.subarray(offset)]), offset, total: memory.length };
   }
   const path = layoutBlobPath(source.dir, descriptor.digest);
-  let handle: fsp.FileHandle;
+  let file: LayoutFile;
   try {
-    handle = await fsp.open(path, 'r');
+    file = await openLayoutFile(source.dir, path, `blob ${descriptor.digest}:`);
   } catch (error) {
+    if (error instanceof OcipullError) throw error;
     const code = (error as { code?: string }).code;
     throw new OcipullError(
       'BLOB_NOT_FOUND',
@@ -30,7 +37,7 @@ export async function fetchBlob(request: FetchRequest): Promise<FetchResponse | 
       { hint: 'the layout is incomplete: copy it again (skopeo copy, ocipull pack)', cause: error },
     );
   }
-  const { size } = await handle.stat();
+  const { handle, size } = file;
   if (size !== descriptor.size) {
     await handle.close();
     throw new OcipullError(
@@ -39,10 +46,15 @@ export async function fetchBlob(request: FetchRequest): Promise<FetchResponse | 
       { data: { digest: descriptor.digest, expectedSize: descriptor.size, receivedSize: size } },
     );
   }
+  if (offset >= size) {
+    await handle.close();
+    return { body: Readable.from([]), offset, total: size, url: pathToFileURL(path).href };
+  }
   // addAbortSignal drops its listener when the stream ends, so long runs do not pile them up.
   const body = addAbortSignal(
     request.signal,
-    handle.createReadStream({ start: offset, highWaterMark: 1 << 20 }),
+    // `end`: no more than the size checked above, even if the file grows while it is read.
+    handle.createReadStream({ start: offset, end: size - 1, highWaterMark: 1 << 20 }),
   );
   return { body, offset, total: size, url: pathToFileURL(path).href };
 }

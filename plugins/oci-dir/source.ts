@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import {
   checkLayoutVersion,
   type Descriptor,
@@ -11,6 +10,7 @@ import {
   MediaTypes,
   OcipullError,
   type ResolveRequest,
+  readLayoutFile,
   readLayoutIndex,
   refName,
   type Source,
@@ -57,12 +57,14 @@ function tagNotFound(source: LayoutSource, tag: string, index: ImageIndex): Ocip
 
 /** A digest not listed in index.json may still name a manifest stored in blobs/: read its media type. */
 async function describeBlob(source: LayoutSource, digest: string): Promise<Descriptor> {
+  const path = layoutBlobPath(source.dir, digest);
   let bytes: Buffer;
   try {
-    const stat = await fsp.stat(layoutBlobPath(source.dir, digest));
-    if (stat.size > MAX_DOCUMENT_BYTES) throw new Error('too large for a manifest');
-    bytes = await fsp.readFile(layoutBlobPath(source.dir, digest));
-  } catch {
+    bytes = await readLayoutFile(source.dir, path, `blob ${digest}:`, MAX_DOCUMENT_BYTES, () => {
+      return new Error('too large for a manifest');
+    });
+  } catch (error) {
+    if (error instanceof OcipullError) throw error;
     throw new OcipullError('MANIFEST_NOT_FOUND', `layout ${source.dir} has no manifest ${digest}`, {
       hint: "name a digest listed in the layout's index.json (or one of its manifests), or use a tag",
     });

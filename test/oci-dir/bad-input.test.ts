@@ -49,7 +49,7 @@ const CASES: BadCase[] = [
     name: 'the directory does not exist',
     ref: '-nowhere:latest',
     code: 'LAYOUT_MISSING',
-    message: /no oci-layout file/,
+    message: /^layout directory \S+-nowhere does not exist$/,
   },
   {
     name: 'no oci-layout file',

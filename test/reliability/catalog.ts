@@ -11,6 +11,7 @@ export type SuiteId =
   | 'hostile-tar'
   | 'hostile-docs'
   | 'properties'
+  | 'hostile-layout'
   | 'secrets';
 
 export interface ReliabilityCase {
@@ -76,6 +77,13 @@ export const SUITES: Suite[] = [
     file: 'test/reliability/properties.test.ts',
     description:
       'fast-check properties (fixed seeds, so runs repeat) over the registry reference parser, the `WWW-Authenticate` parser and the manifest validators: they never throw anything but a coded error, round-trip what they accept, and refuse what they must.',
+  },
+  {
+    id: 'hostile-layout',
+    title: 'Hostile OCI layouts',
+    file: 'test/reliability/hostile-layout.test.ts',
+    description:
+      "OCI layouts whose files are FIFOs, character devices (made with mknod in the temp dir), directories, symlinks leading out of the layout or oversized, pulled end to end. Each is refused with its code without blocking on an open() or reading past a file's size, and nothing is written at the output path.",
   },
   {
     id: 'secrets',
@@ -388,5 +396,42 @@ export const CATALOG: ReliabilityCase[] = [
     suite: 'concurrency',
     title: '6 CLI pulls of two images; 3 `cache prune --all` alongside',
     outcome: 'all byte-identical (entries in use are kept); `cache ls` = re-hash; no partial left',
+  },
+
+  {
+    id: 'layout.fifo',
+    suite: 'hostile-layout',
+    title:
+      'index.json, oci-layout, the manifest, the disk blob and a blob named by @digest as FIFOs; a store opened on a FIFO index.json',
+    outcome: 'LAYOUT_FILE_INVALID (no open() blocks)',
+    refused: 6,
+  },
+  {
+    id: 'layout.char-device',
+    suite: 'hostile-layout',
+    title: 'index.json a symlink to a zero character device; the disk and manifest blobs zero devices',
+    outcome: 'LAYOUT_FILE_INVALID (nothing read)',
+    refused: 3,
+  },
+  {
+    id: 'layout.directory-blob',
+    suite: 'hostile-layout',
+    title: 'the disk blob and the manifest blob are directories',
+    outcome: 'LAYOUT_FILE_INVALID naming the path',
+    refused: 2,
+  },
+  {
+    id: 'layout.symlink-out',
+    suite: 'hostile-layout',
+    title: 'index.json and the disk blob are symlinks to valid copies outside the layout',
+    outcome: 'LAYOUT_FILE_INVALID',
+    refused: 2,
+  },
+  {
+    id: 'layout.huge-marker',
+    suite: 'hostile-layout',
+    title: '1 MiB oci-layout file',
+    outcome: 'LAYOUT_VERSION_UNSUPPORTED (checked before reading)',
+    refused: 1,
   },
 ];

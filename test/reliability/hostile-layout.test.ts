@@ -1,0 +1,151 @@
+/**
+ * Hostile OCI layouts, pulled end to end: layout files that are FIFOs, character devices,
+ * directories or symlinks leading out of the layout, oversized markers. Each is refused with its
+ * code, promptly (no open() blocks on a FIFO, no read runs on past a file's size) and nothing
+ * appears at (or beside) the output path. Device nodes are made with mknod inside the temp dir.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type ErrorCode, LayoutStore, type Settings } from 'ocipull';
+import { tempDir } from '../support/paths.js';
+import { ran } from './figures.js';
+import { type DiskLayout, diskLayout, orchestratorWith, rejectsWith, snapshot } from './support.js';
+
+const smallDisk = () => execFileSync('zstd', ['-q', '-c'], { input: randomBytes(64 << 10) });
+const blobPath = (dir: string, digest: string) =>
+  join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+
+/** Replace `path` with a FIFO (made here, inside the test's temp dir). */
+async function fifoAt(path: string): Promise<void> {
+  await fsp.rm(path, { recursive: true, force: true });
+  execFileSync('mkfifo', [path]);
+}
+
+/** Replace `path` with a character device 1:5 (zeros without end), made inside the temp dir. */
+async function zeroDeviceAt(path: string): Promise<void> {
+  await fsp.rm(path, { recursive: true, force: true });
+  execFileSync('mknod', [path, 'c', '1', '5']);
+}
+
+describe('hostile layout files are refused, promptly and in bounded memory', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let n = 0;
+  let tally = 0;
+  const take = () => {
+    const t = tally;
+    tally = 0;
+    return t;
+  };
+
+  before(async () => {
+    tmp = await tempDir('ocipull-hostile-layout-');
+  });
+  after(async () => tmp.cleanup());
+
+  /** Build a good layout in a fresh sandbox, damage it, pull, expect `code`; nothing is written. */
+  async function refused(
+    damage: (built: DiskLayout, sandbox: string) => Promise<unknown>,
+    code: ErrorCode,
+    settings: Partial<Settings> = {},
+  ): Promise<string> {
+    const sandbox = join(tmp.dir, `case-${++n}`);
+    await fsp.mkdir(join(sandbox, 'out'), { recursive: true });
+    const built = await diskLayout(join(sandbox, 'layout'), { layer: smallDisk() });
+    const named = await damage(built, sandbox);
+    const source = typeof named === 'string' ? named : built.source;
+    const beforeTree = await snapshot(sandbox, ['layout']);
+    const orchestrator = await orchestratorWith({ cacheDir: join(sandbox, 'cache'), ...settings });
+    const error = await rejectsWith(
+      orchestrator.pull({ source, output: join(sandbox, 'out', 'disk.qcow2') }),
+      code,
+    );
+    assert.deepEqual(await snapshot(sandbox, ['layout']), beforeTree, 'nothing written in the sandbox');
+    tally++;
+    return error.message;
+  }
+
+  it('layout.fifo: index.json, oci-layout, the manifest, the disk blob and a blob named by @digest as FIFOs', async () => {
+    let message = await refused(async (b) => fifoAt(join(b.dir, 'index.json')), 'LAYOUT_FILE_INVALID');
+    assert.match(message, /index\.json is a FIFO \(named pipe\); a regular file was expected/);
+    message = await refused(async (b) => fifoAt(join(b.dir, 'oci-layout')), 'LAYOUT_FILE_INVALID');
+    assert.match(message, /oci-layout is a FIFO/);
+    message = await refused(async (b) => fifoAt(blobPath(b.dir, b.manifest.digest)), 'LAYOUT_FILE_INVALID');
+    assert.match(message, /blobs\/sha256\/[0-9a-f]{64} is a FIFO/);
+    await refused(async (b) => fifoAt(blobPath(b.dir, b.layer.digest)), 'LAYOUT_FILE_INVALID');
+    await refused(async (b) => {
+      await fifoAt(blobPath(b.dir, b.manifest.digest));
+      await fsp.writeFile(join(b.dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+      return `oci-dir:${b.dir}@${b.manifest.digest}`;
+    }, 'LAYOUT_FILE_INVALID');
+    // The store (the push side of oci-dir) opens layouts the same way.
+    const dir = join(tmp.dir, 'store-fifo');
+    await LayoutStore.init(dir);
+    await fifoAt(join(dir, 'index.json'));
+    await rejectsWith(LayoutStore.open(dir), 'LAYOUT_FILE_INVALID');
+    tally++;
+    ran('layout.fifo', { refused: take() });
+  });
+
+  it('layout.char-device: index.json a symlink to a zero device, the disk and manifest blobs zero devices', async () => {
+    let message = await refused(async (b, sandbox) => {
+      await zeroDeviceAt(join(sandbox, 'zero'));
+      await fsp.rm(join(b.dir, 'index.json'));
+      await fsp.symlink(join(sandbox, 'zero'), join(b.dir, 'index.json'));
+      return undefined;
+    }, 'LAYOUT_FILE_INVALID');
+    assert.match(message, /index\.json is a character device; a regular file was expected/);
+    message = await refused(
+      async (b) => zeroDeviceAt(blobPath(b.dir, b.layer.digest)),
+      'LAYOUT_FILE_INVALID',
+    );
+    assert.match(message, /is a character device/);
+    await refused(async (b) => zeroDeviceAt(blobPath(b.dir, b.manifest.digest)), 'LAYOUT_FILE_INVALID');
+    ran('layout.char-device', { refused: take() });
+  });
+
+  it('layout.directory-blob: the disk blob and the manifest blob are directories', async () => {
+    for (const which of ['layer', 'manifest'] as const) {
+      let path = '';
+      const message = await refused(async (b) => {
+        path = blobPath(b.dir, b[which].digest);
+        await fsp.rm(path);
+        await fsp.mkdir(path);
+        return undefined;
+      }, 'LAYOUT_FILE_INVALID');
+      assert.ok(message.includes(`${path} is a directory; a regular file was expected`), message);
+    }
+    ran('layout.directory-blob', { refused: take() });
+  });
+
+  it('layout.symlink-out: index.json and the disk blob are symlinks to valid copies outside the layout', async () => {
+    const message = await refused(async (b, sandbox) => {
+      await fsp.rename(join(b.dir, 'index.json'), join(sandbox, 'index.json'));
+      await fsp.symlink(join(sandbox, 'index.json'), join(b.dir, 'index.json'));
+      return undefined;
+    }, 'LAYOUT_FILE_INVALID');
+    assert.match(message, /leads out of the layout/);
+    await refused(async (b, sandbox) => {
+      const path = blobPath(b.dir, b.layer.digest);
+      await fsp.rename(path, join(sandbox, 'disk'));
+      await fsp.symlink(join(sandbox, 'disk'), path);
+      return undefined;
+    }, 'LAYOUT_FILE_INVALID');
+    ran('layout.symlink-out', { refused: take() });
+  });
+
+  it('layout.huge-marker: a 1 MiB oci-layout file is refused before it is read', async () => {
+    const message = await refused(async (b) => {
+      await fsp.writeFile(
+        join(b.dir, 'oci-layout'),
+        JSON.stringify({ imageLayoutVersion: '1.0.0', padding: 'x'.repeat(1 << 20) }),
+      );
+      return undefined;
+    }, 'LAYOUT_VERSION_UNSUPPORTED');
+    assert.match(message, /oci-layout is \d+ bytes; an oci-layout file is a small JSON object/);
+    ran('layout.huge-marker', { refused: take() });
+  });
+});

@@ -1,6 +1,6 @@
 import { OcipullError } from '../errors/errors.js';
 import type { Descriptor, ImageIndex, ImageManifest, LoadedDocument } from '../types.js';
-import { parseDigest } from './digest.js';
+import { digestOf, parseDigest } from './digest.js';
 import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from './media-types.js';
 
 /** Manifests and indexes larger than this are refused (the distribution spec's suggested limit). */
@@ -14,40 +14,81 @@ function invalid(what: string, problem: string): OcipullError {
   });
 }
 
-/** Validate a descriptor object found inside a document. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** A short, safe rendering of a hostile value for a message. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function checkPlatform(where: string, digest: string, value: unknown): void {
+  if (!isPlainObject(value))
+    throw invalid(where, `descriptor ${digest} has a platform that is not an object`);
+  if (typeof value.architecture !== 'string' || typeof value.os !== 'string')
+    throw invalid(where, `descriptor ${digest} has a platform without os and architecture`);
+  for (const key of ['os.version', 'variant'] as const) {
+    if (value[key] !== undefined && typeof value[key] !== 'string')
+      throw invalid(where, `descriptor ${digest} has platform ${key} ${shown(value[key])}, not a string`);
+  }
+  for (const key of ['os.features', 'features'] as const) {
+    if (value[key] !== undefined && !isStringArray(value[key]))
+      throw invalid(where, `descriptor ${digest} has platform ${key} that is not an array of strings`);
+  }
+}
+
+/** Inline `data`: base64 of exactly `size` bytes that hash to `digest` (image-spec descriptor.md). */
+function checkData(where: string, digest: string, size: number, data: unknown): void {
+  if (typeof data !== 'string')
+    throw invalid(where, `descriptor ${digest} has data ${shown(data)}, not a base64 string`);
+  // A base64 string is 4/3 of its bytes: one far longer than `size` is refused before decoding.
+  if (data.length > Math.ceil(size / 3) * 4 || !BASE64.test(data))
+    throw invalid(where, `descriptor ${digest} has data that is not the base64 of ${size} bytes`);
+  const bytes = Buffer.from(data, 'base64');
+  if (bytes.length !== size)
+    throw invalid(where, `descriptor ${digest} has data of ${bytes.length} bytes, but size ${size}`);
+  const actual = digestOf(bytes, parseDigest(digest).algorithm);
+  if (actual !== digest) throw invalid(where, `descriptor ${digest} has data that hashes to ${actual}`);
+}
+
+/**
+ * Validate a descriptor object found inside a document (image-spec descriptor.md): the one check
+ * every transport's documents pass through, so no field reaches the core with a type it does not
+ * expect. Refusals are MANIFEST_INVALID naming the field.
+ */
 export function checkDescriptor(value: unknown, where: string): Descriptor {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw invalid(where, 'descriptor is not an object');
-  const d = value as Json;
+  if (!isPlainObject(value)) throw invalid(where, 'descriptor is not an object');
+  const d = value;
   if (typeof d.mediaType !== 'string' || d.mediaType === '')
     throw invalid(where, 'descriptor has no mediaType');
   if (typeof d.digest !== 'string') throw invalid(where, 'descriptor has no digest');
   parseDigest(d.digest);
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
-    throw invalid(
-      where,
-      `descriptor ${d.digest} has size ${JSON.stringify(d.size)}, not a non-negative integer`,
-    );
+    throw invalid(where, `descriptor ${d.digest} has size ${shown(d.size)}, not a non-negative integer`);
   }
   if (d.annotations !== undefined) {
-    if (typeof d.annotations !== 'object' || d.annotations === null || Array.isArray(d.annotations)) {
+    if (!isPlainObject(d.annotations)) {
       throw invalid(where, `descriptor ${d.digest} has annotations that are not a string map`);
     }
     for (const [key, val] of Object.entries(d.annotations)) {
-      if (typeof val !== 'string') throw invalid(where, `annotation ${key} of ${d.digest} is not a string`);
+      if (typeof val !== 'string')
+        throw invalid(where, `annotation ${shown(key)} of ${d.digest} is not a string`);
     }
   }
-  if (d.platform !== undefined) {
-    const p = d.platform as Json;
-    if (
-      typeof p !== 'object' ||
-      p === null ||
-      typeof p.architecture !== 'string' ||
-      typeof p.os !== 'string'
-    ) {
-      throw invalid(where, `descriptor ${d.digest} has a platform without os and architecture`);
-    }
-  }
+  if (d.platform !== undefined) checkPlatform(where, d.digest, d.platform);
+  if (d.urls !== undefined && !isStringArray(d.urls))
+    throw invalid(where, `descriptor ${d.digest} has urls that are not an array of strings`);
+  if (d.artifactType !== undefined && typeof d.artifactType !== 'string')
+    throw invalid(where, `descriptor ${d.digest} has artifactType ${shown(d.artifactType)}, not a string`);
+  if (d.data !== undefined) checkData(where, d.digest, d.size, d.data);
   return d as unknown as Descriptor;
 }
 
@@ -134,6 +175,7 @@ export function parseDocument(
     const manifests = (doc.manifests as unknown[]).map((m, i) =>
       checkDescriptor(m, `${what} manifests[${i}]`),
     );
+    if (doc.subject !== undefined) checkDescriptor(doc.subject, `${what} subject`);
     const index = { ...(doc as object), manifests } as ImageIndex;
     return {
       kind: 'index',
@@ -146,6 +188,7 @@ export function parseDocument(
     if (!looksLikeManifest) throw invalid(what, 'manifest needs a config object and a layers array');
     const config = checkDescriptor(doc.config, `${what} config`);
     const layers = (doc.layers as unknown[]).map((l, i) => checkDescriptor(l, `${what} layers[${i}]`));
+    if (doc.subject !== undefined) checkDescriptor(doc.subject, `${what} subject`);
     const manifest = { ...(doc as object), config, layers } as ImageManifest;
     return {
       kind: 'manifest',

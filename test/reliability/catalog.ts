@@ -434,4 +434,19 @@ export const CATALOG: ReliabilityCase[] = [
     outcome: 'LAYOUT_VERSION_UNSUPPORTED (checked before reading)',
     refused: 1,
   },
+  {
+    id: 'doc.descriptor-fields',
+    suite: 'hostile-layout',
+    title:
+      'layer descriptors with data `{"length":1500000000}`, data 12345, data not base64, too short or of another digest, urls a string, artifactType a number, an annotation a number, platform a string or with a numeric variant; an index.json entry with platform os.features a string',
+    outcome: 'MANIFEST_INVALID ×10 naming the field; LAYOUT_INDEX_INVALID (nothing decoded)',
+    refused: 11,
+  },
+  {
+    id: 'doc.descriptor-registry',
+    suite: 'hostile-layout',
+    title: 'the data-object and data-number manifests served by the fake registry',
+    outcome: 'MANIFEST_INVALID (not PLUGIN_FAILED, nothing allocated)',
+    refused: 2,
+  },
 ];

@@ -10,10 +10,19 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ErrorCode, LayoutStore, type Settings } from 'ocipull';
+import { type Descriptor, type ErrorCode, LayoutStore, type Settings } from 'ocipull';
+import { FakeRegistry } from '../support/fake-registry.js';
 import { tempDir } from '../support/paths.js';
 import { ran } from './figures.js';
-import { type DiskLayout, diskLayout, orchestratorWith, rejectsWith, snapshot } from './support.js';
+import {
+  type DiskLayout,
+  type DiskLayoutOptions,
+  diskLayout,
+  orchestratorWith,
+  REGISTRY_PLUGINS,
+  rejectsWith,
+  snapshot,
+} from './support.js';
 
 const smallDisk = () => execFileSync('zstd', ['-q', '-c'], { input: randomBytes(64 << 10) });
 const blobPath = (dir: string, digest: string) =>
@@ -51,10 +60,11 @@ describe('hostile layout files are refused, promptly and in bounded memory', () 
     damage: (built: DiskLayout, sandbox: string) => Promise<unknown>,
     code: ErrorCode,
     settings: Partial<Settings> = {},
+    options: Partial<DiskLayoutOptions> = {},
   ): Promise<string> {
     const sandbox = join(tmp.dir, `case-${++n}`);
     await fsp.mkdir(join(sandbox, 'out'), { recursive: true });
-    const built = await diskLayout(join(sandbox, 'layout'), { layer: smallDisk() });
+    const built = await diskLayout(join(sandbox, 'layout'), { layer: smallDisk(), ...options });
     const named = await damage(built, sandbox);
     const source = typeof named === 'string' ? named : built.source;
     const beforeTree = await snapshot(sandbox, ['layout']);
@@ -147,5 +157,87 @@ describe('hostile layout files are refused, promptly and in bounded memory', () 
     }, 'LAYOUT_VERSION_UNSUPPORTED');
     assert.match(message, /oci-layout is \d+ bytes; an oci-layout file is a small JSON object/);
     ran('layout.huge-marker', { refused: take() });
+  });
+
+  /** Descriptor fields of the wrong type or content, in the manifest's layer or in index.json. */
+  const layerCases: [string, (d: Descriptor) => unknown, RegExp][] = [
+    [
+      'data object',
+      (d) => ({ ...d, data: { length: 1_500_000_000 } }),
+      /has data \{"length":1500000000\}, not a base64 string/,
+    ],
+    ['data number', (d) => ({ ...d, data: 12345 }), /has data 12345, not a base64 string/],
+    ['data not base64', (d) => ({ ...d, data: '!!!!' }), /not the base64 of/],
+    ['data too short', (d) => ({ ...d, data: 'AAAA' }), /has data of 3 bytes, but size/],
+    ['data of another digest', (d) => ({ ...d, size: 3, data: 'AAAA' }), /has data that hashes to sha256:/],
+    ['urls a string', (d) => ({ ...d, urls: 'http://127.0.0.1/x' }), /urls that are not an array of strings/],
+    ['artifactType a number', (d) => ({ ...d, artifactType: 7 }), /artifactType 7, not a string/],
+    [
+      'an annotation a number',
+      (d) => ({ ...d, annotations: { a: 1 } }),
+      /annotation "a" of .* is not a string/,
+    ],
+    ['platform a string', (d) => ({ ...d, platform: 'linux/amd64' }), /platform that is not an object/],
+    [
+      'platform variant a number',
+      (d) => ({ ...d, platform: { os: 'linux', architecture: 'arm64', variant: 8 } }),
+      /platform variant 8, not a string/,
+    ],
+  ];
+  it('doc.descriptor-fields: every descriptor field of the wrong type, in a manifest and in index.json', async () => {
+    for (const [what, edit, message] of layerCases) {
+      const text = await refused(
+        async () => undefined,
+        'MANIFEST_INVALID',
+        {},
+        {
+          layerDescriptor: (d) => edit(d) as Descriptor,
+        },
+      );
+      assert.match(text, message, what);
+    }
+    const text = await refused(
+      async () => undefined,
+      'LAYOUT_INDEX_INVALID',
+      {},
+      {
+        manifestDescriptor: (d) =>
+          ({
+            ...d,
+            platform: { os: 'linux', architecture: 'amd64', 'os.features': 'x' },
+          }) as unknown as Descriptor,
+      },
+    );
+    assert.match(text, /platform os\.features that is not an array of strings/);
+    ran('doc.descriptor-fields', { refused: take() });
+  });
+
+  it('doc.descriptor-registry: the same manifest served by a registry (data object, data number)', async () => {
+    for (const [, edit, message] of layerCases.slice(0, 2)) {
+      const sandbox = join(tmp.dir, `case-${++n}`);
+      await fsp.mkdir(join(sandbox, 'out'), { recursive: true });
+      const built = await diskLayout(join(sandbox, 'layout'), {
+        layer: smallDisk(),
+        tag: '5.5',
+        layerDescriptor: (d) => edit(d) as Descriptor,
+      });
+      const fake = await FakeRegistry.start({ layoutDir: built.dir });
+      try {
+        const orchestrator = await orchestratorWith({ cacheDir: join(sandbox, 'cache') }, REGISTRY_PLUGINS);
+        const error = await rejectsWith(
+          orchestrator.pull({
+            source: `docker://${fake.addr}/podman/machine-os:5.5`,
+            output: join(sandbox, 'out', 'disk.qcow2'),
+          }),
+          'MANIFEST_INVALID',
+        );
+        assert.match(error.message, message);
+        assert.deepEqual(await fsp.readdir(join(sandbox, 'out')), []);
+        tally++;
+      } finally {
+        await fake.stop();
+      }
+    }
+    ran('doc.descriptor-registry', { refused: take() });
   });
 });

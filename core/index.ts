@@ -36,7 +36,7 @@ export {
   parseDigest,
   verifyBytes,
 } from './oci/digest.js';
-export { checkDescriptor, MAX_DOCUMENT_BYTES, parseDocument } from './oci/documents.js';
+export { checkDescriptor, MAX_DOCUMENT_BYTES, MAX_INDEX_ENTRIES, parseDocument } from './oci/documents.js';
 export {
   Annotations,
   EMPTY_DESCRIPTOR,

@@ -90,6 +90,10 @@ export const CODES = {
   MANIFEST_TOO_LARGE: c(EXIT.FORMAT, 'A manifest or index is larger than the 4 MiB limit.'),
   MEDIA_TYPE_UNSUPPORTED: c(EXIT.FORMAT, 'A document has a media type ocipull does not read.'),
   INDEX_TOO_DEEP: c(EXIT.FORMAT, 'Nested indexes go deeper than the limit, or refer to themselves.'),
+  INDEX_TOO_LARGE: c(
+    EXIT.FORMAT,
+    'Nested indexes list more entries than the limit (10000 by default), counting each index once.',
+  ),
   // integrity
   DIGEST_INVALID: c(
     EXIT.FORMAT,

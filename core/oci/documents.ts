@@ -6,6 +6,9 @@ import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from './media-
 /** Manifests and indexes larger than this are refused (the distribution spec's suggested limit). */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 
+/** Index entries a walk over nested indexes visits at most (INDEX_TOO_LARGE past it). */
+export const MAX_INDEX_ENTRIES = 10_000;
+
 type Json = Record<string, unknown>;
 
 function invalid(what: string, problem: string): OcipullError {

@@ -8,6 +8,7 @@ import { type Readable, Transform } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
 import { checkTag } from '../layout/read.js';
 import { DigestVerifier } from '../oci/digest.js';
+import { MAX_INDEX_ENTRIES } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type {
   BlobBody,
@@ -127,6 +128,9 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
           ? bufferBody(Buffer.from(descriptor.data, 'base64'))
           : { open: (offset = 0) => openAt(orchestrator, source, descriptor, offset, signal) };
 
+      // Each document is copied once however often it is listed; entries walked are bounded.
+      const copied = new Set<string>();
+      let entries = 0;
       const copyDocument = async (doc: LoadedDocument, depth: number, tagged?: string): Promise<void> => {
         if (doc.kind === 'index') {
           if (depth > MAX_DEPTH)
@@ -135,7 +139,16 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
               `${source.reference}: indexes nest deeper than ${MAX_DEPTH}`,
             );
           for (const entry of doc.index.manifests) {
+            if (++entries > MAX_INDEX_ENTRIES) {
+              throw new OcipullError(
+                'INDEX_TOO_LARGE',
+                `${source.reference}: the indexes list more than ${MAX_INDEX_ENTRIES} entries (the copy limit)`,
+                { data: { limit: MAX_INDEX_ENTRIES } },
+              );
+            }
+            if (copied.has(entry.digest)) continue;
             await copyDocument(await orchestrator.load(source, entry, signal), depth + 1);
+            copied.add(entry.digest);
           }
         } else {
           const m = doc.manifest;

@@ -11,6 +11,8 @@ export interface DiskSelectOptions {
   diskTypes?: string[];
   /** How deep nested indexes may go (default 4). */
   maxDepth?: number;
+  /** How many index entries a walk visits at most, each index counted once (default 10000). */
+  maxEntries?: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export default class DiskSelectPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
   private readonly diskTypes: string[];
   private readonly maxDepth: number;
+  private readonly maxEntries?: number;
 
   constructor(options: DiskSelectOptions = {}) {
     const extra = Array.isArray(options.diskTypes)
@@ -29,6 +32,8 @@ export default class DiskSelectPlugin implements Plugin {
       : [];
     this.diskTypes = [...new Set([...DISK_TYPES, ...extra])];
     this.maxDepth = typeof options.maxDepth === 'number' && options.maxDepth >= 0 ? options.maxDepth : 4;
+    if (Number.isSafeInteger(options.maxEntries) && options.maxEntries! > 0)
+      this.maxEntries = options.maxEntries;
   }
 
   apply(orchestrator: Orchestrator): void {
@@ -39,7 +44,7 @@ export default class DiskSelectPlugin implements Plugin {
       orchestrator.hooks.select
         .for(diskType)
         .tapPromise(PLUGIN_NAME, (request) =>
-          selectDisk(request, { maxDepth: this.maxDepth, codecForExtension }),
+          selectDisk(request, { maxDepth: this.maxDepth, maxEntries: this.maxEntries, codecForExtension }),
         );
     }
   }

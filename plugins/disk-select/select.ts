@@ -6,6 +6,7 @@ import { findDisk } from './walk.js';
 
 export interface SelectOptions {
   maxDepth: number;
+  maxEntries?: number;
   /** Codec name for a file extension, from the codec registry (third-party codecs included). */
   codecForExtension(ext: string): string | undefined;
 }
@@ -23,6 +24,7 @@ export async function selectDisk(request: SelectRequest, options: SelectOptions)
       load: request.load,
       accept: (offer) => fits(offer, want),
       maxDepth: options.maxDepth,
+      maxEntries: options.maxEntries,
     });
     if (!walk.found) throw noMatch(want, walk.offers, source.reference, walk.containers);
     manifestDescriptor = walk.found.descriptor;

@@ -1,4 +1,10 @@
-import { type Descriptor, isIndexMediaType, type LoadedDocument, OcipullError } from 'ocipull';
+import {
+  type Descriptor,
+  isIndexMediaType,
+  type LoadedDocument,
+  MAX_INDEX_ENTRIES,
+  OcipullError,
+} from 'ocipull';
 import { type Offer, offerOf } from './match.js';
 
 export interface WalkResult {
@@ -14,15 +20,23 @@ export interface WalkOptions {
   load(descriptor: Descriptor): Promise<LoadedDocument>;
   accept(offer: Offer): boolean;
   maxDepth: number;
+  /** Index entries walked at most, over all indexes (default MAX_INDEX_ENTRIES); INDEX_TOO_LARGE past it. */
+  maxEntries?: number;
 }
 
 /**
  * Walk an index depth first, following nested indexes (a `skopeo copy --all ... oci:DIR` layout
  * points at the machine-os index from its index.json), and stop at the first fitting disk entry.
+ * Each index is walked once however often it is listed (a fan-out of nested indexes stays linear),
+ * and the entries walked over all of them are bounded by `maxEntries`.
  */
 export async function findDisk(root: LoadedDocument, options: WalkOptions): Promise<WalkResult> {
   const result: WalkResult = { offers: [], containers: 0 };
   const visiting = new Set<string>();
+  /** Indexes walked to the end without a fit: listed again, they have nothing new to offer. */
+  const walked = new Set<string>();
+  const maxEntries = options.maxEntries ?? MAX_INDEX_ENTRIES;
+  let entries = 0;
 
   async function visit(doc: LoadedDocument, depth: number): Promise<boolean> {
     if (doc.kind !== 'index') return false;
@@ -34,6 +48,16 @@ export async function findDisk(root: LoadedDocument, options: WalkOptions): Prom
     }
     visiting.add(doc.descriptor.digest);
     for (const entry of doc.index.manifests) {
+      if (++entries > maxEntries) {
+        throw new OcipullError(
+          'INDEX_TOO_LARGE',
+          `the indexes under ${root.descriptor.digest} list more than ${maxEntries} entries (the disk-select limit maxEntries), at ${doc.descriptor.digest}`,
+          {
+            hint: 'a machine-os index lists a few disks per hypervisor and architecture; this one is not one',
+            data: { limit: maxEntries, at: doc.descriptor.digest },
+          },
+        );
+      }
       const offer = offerOf(entry);
       if (offer) {
         result.offers.push(offer);
@@ -42,6 +66,7 @@ export async function findDisk(root: LoadedDocument, options: WalkOptions): Prom
           return true;
         }
       } else if (isIndexMediaType(entry.mediaType)) {
+        if (walked.has(entry.digest)) continue;
         if (visiting.has(entry.digest)) {
           throw new OcipullError(
             'INDEX_TOO_DEEP',
@@ -54,6 +79,7 @@ export async function findDisk(root: LoadedDocument, options: WalkOptions): Prom
       }
     }
     visiting.delete(doc.descriptor.digest);
+    walked.add(doc.descriptor.digest);
     return false;
   }
 

@@ -449,4 +449,13 @@ export const CATALOG: ReliabilityCase[] = [
     outcome: 'MANIFEST_INVALID (not PLUGIN_FAILED, nothing allocated)',
     refused: 2,
   },
+  {
+    id: 'doc.fan-out',
+    suite: 'hostile-layout',
+    title:
+      'index.json lists index X 300 times, X lists Y 300 times, Y 300 entries (~100 KB, 27 million paths); the same disk listed 10001 times, pulled and copied with --all',
+    outcome:
+      'NO_MATCHING_DISK after walking each index once; copy --all copies 300 manifests once each; INDEX_TOO_LARGE naming the 10000 limit (pull and copy)',
+    refused: 3,
+  },
 ];

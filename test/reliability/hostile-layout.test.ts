@@ -10,7 +10,16 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Descriptor, type ErrorCode, LayoutStore, type Settings } from 'ocipull';
+import {
+  Annotations,
+  type Descriptor,
+  EMPTY_DESCRIPTOR,
+  type ErrorCode,
+  LayoutStore,
+  MediaTypes,
+  runCopy,
+  type Settings,
+} from 'ocipull';
 import { FakeRegistry } from '../support/fake-registry.js';
 import { tempDir } from '../support/paths.js';
 import { ran } from './figures.js';
@@ -239,5 +248,71 @@ describe('hostile layout files are refused, promptly and in bounded memory', () 
       }
     }
     ran('doc.descriptor-registry', { refused: take() });
+  });
+
+  /** Root lists index X `fan` times, X lists index Y `fan` times, Y: `fan - 1` container entries and the disk. */
+  async function fanOut(built: DiskLayout, fan: number): Promise<void> {
+    const store = await LayoutStore.open(built.dir);
+    const containers: Descriptor[] = [];
+    for (let i = 0; i < fan - 1; i++) {
+      const image = {
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: EMPTY_DESCRIPTOR,
+        layers: [],
+      };
+      containers.push(
+        await store.putJson({ ...image, annotations: { n: String(i) } }, MediaTypes.ociManifest),
+      );
+    }
+    const y = await store.putJson(
+      { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [...containers, built.manifest] },
+      MediaTypes.ociIndex,
+    );
+    const x = await store.putJson(
+      { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: Array(fan).fill(y) },
+      MediaTypes.ociIndex,
+    );
+    const entries = Array(fan).fill({ ...x, annotations: { [Annotations.refName]: 'latest' } });
+    await store.setIndex({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries });
+  }
+
+  it('doc.fan-out: 300 × 300 × 300 nested entries are walked once each; 10001 entries are INDEX_TOO_LARGE', async () => {
+    // Asked for a disk it does not hold, the walk goes through every index: once each.
+    const message = await refused((b) => fanOut(b, 300), 'NO_MATCHING_DISK', { arch: 'aarch64' });
+    assert.match(message, /offers: qemu linux\/x86_64$/);
+    // copy --all copies each document once.
+    const sandbox = join(tmp.dir, `case-${++n}`);
+    const built = await diskLayout(join(sandbox, 'layout'), { layer: smallDisk() });
+    await fanOut(built, 300);
+    const orchestrator = await orchestratorWith({ cacheDir: join(sandbox, 'cache') });
+    const copied = await runCopy(orchestrator, {
+      source: built.source,
+      destination: `oci-dir:${join(sandbox, 'copy')}:latest`,
+      all: true,
+    });
+    assert.equal(copied.manifests, 300, 'the disk and the 299 container manifests, once each');
+    assert.equal(copied.blobs.pushed, 2, 'the disk and the empty config');
+    // 10001 entries (the disk, listed again and again) in index.json: over the limit, named.
+    const tooMany = await refused(
+      async (b) => {
+        const store = await LayoutStore.open(b.dir);
+        const entries = Array(10_001).fill(b.manifest);
+        await store.setIndex({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries });
+      },
+      'INDEX_TOO_LARGE',
+      { arch: 'aarch64' },
+    );
+    assert.match(tooMany, /more than 10000 entries \(the disk-select limit maxEntries\)/);
+    await rejectsWith(
+      runCopy(orchestrator, {
+        source: `oci-dir:${join(tmp.dir, `case-${n}`, 'layout')}:latest`,
+        destination: `oci-dir:${join(sandbox, 'copy-too-many')}:latest`,
+        all: true,
+      }),
+      'INDEX_TOO_LARGE',
+    );
+    tally++;
+    ran('doc.fan-out', { refused: take() });
   });
 });

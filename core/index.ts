@@ -15,6 +15,7 @@ export {
 } from './errors/errors.js';
 export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
 export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
+export { createExclusive, renameReplacing, tempName } from './layout/portable.js';
 export {
   checkLayoutVersion,
   checkTag,

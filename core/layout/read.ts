@@ -4,7 +4,7 @@
  * layout store and anything else that reads layouts.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import nodePath, { join, type PlatformPath } from 'node:path';
 import { OcipullError } from '../errors/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { checkDescriptor, findDuplicateKey, MAX_DOCUMENT_BYTES } from '../oci/documents.js';
@@ -34,9 +34,9 @@ export function checkTag(tag: string): string {
 }
 
 /** Path of a blob inside a layout; the digest is validated first, so it can never escape `blobs/`. */
-export function layoutBlobPath(dir: string, digest: string): string {
+export function layoutBlobPath(dir: string, digest: string, p: PlatformPath = nodePath): string {
   const { algorithm, hex } = parseDigest(digest);
-  return join(dir, 'blobs', algorithm, hex);
+  return p.join(dir, 'blobs', algorithm, hex);
 }
 
 /** An `oci-layout` file is a few bytes of JSON; anything much larger is not one. */

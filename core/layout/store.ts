@@ -3,9 +3,8 @@
  * only once their digest verified, and `index.json` replaced atomically under a lock so that
  * concurrent writers (two processes adding tags) never lose each other's entries.
  */
-import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import lockfile from 'proper-lockfile';
 import { OcipullError } from '../errors/errors.js';
@@ -14,6 +13,7 @@ import { MAX_DOCUMENT_BYTES } from '../oci/documents.js';
 import { Annotations, MediaTypes } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../types.js';
 import { readLayoutFile } from './files.js';
+import { createExclusive, renameReplacing, tempName } from './portable.js';
 import {
   checkLayoutVersion,
   checkTag,
@@ -28,10 +28,6 @@ import {
 export interface BlobInfo {
   digest: string;
   size: number;
-}
-
-function tempName(path: string): string {
-  return join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -55,16 +51,10 @@ async function writeAtomic(path: string, bytes: Buffer, exclusive = false): Prom
   }
   try {
     if (!exclusive) {
-      await fsp.rename(temp, path);
+      await renameReplacing(temp, path);
       return true;
     }
-    try {
-      await fsp.link(temp, path);
-      return true;
-    } catch (error) {
-      if ((error as { code?: string }).code === 'EEXIST') return false;
-      throw error;
-    }
+    return await createExclusive(temp, path);
   } finally {
     if (exclusive) await fsp.rm(temp, { force: true });
   }
@@ -146,7 +136,7 @@ export class LayoutStore {
       handle = undefined;
       const final = this.blobPath(digest);
       if (await exists(final)) await fsp.rm(temp, { force: true });
-      else await fsp.rename(temp, final);
+      else await renameReplacing(temp, final);
       return { digest, size };
     } catch (error) {
       if (!(input instanceof Uint8Array)) input.destroy();

@@ -159,7 +159,7 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
       };
       await copyDocument(top, 0, tag);
       log.info(
-        `${dest.reference.replace(/:[^:/@]+$/, '')}:${tag}: ${top.descriptor.digest} (${manifests} manifests; blobs ${transfer.stats.pushed} pushed, ${transfer.stats.skipped} present, ${transfer.stats.mounted} mounted)`,
+        `${dest.reference.replace(/:[^:/\\@]+$/, '')}:${tag}: ${top.descriptor.digest} (${manifests} manifests; blobs ${transfer.stats.pushed} pushed, ${transfer.stats.skipped} present, ${transfer.stats.mounted} mounted)`,
       );
       return {
         source: source.reference,

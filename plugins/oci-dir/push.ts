@@ -5,7 +5,7 @@
  * that tag in `index.json` (so the tag moves only once everything it points at is stored).
  */
 import { promises as fsp } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import {
   Annotations,
   type BlobBody,
@@ -18,6 +18,7 @@ import {
   OcipullError,
   readLayoutIndex,
   refName,
+  renameReplacing,
   type TaggedDocument,
 } from 'ocipull';
 import type { LayoutSource } from './source.js';
@@ -31,7 +32,7 @@ async function exists(path: string): Promise<boolean> {
 
 function inside(dir: string, path: string): boolean {
   const rel = relative(dir, path);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith('/');
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /** Give a push-resolved LayoutSource the Destination capability. */
@@ -63,7 +64,7 @@ export function withPush(source: LayoutSource): LayoutSource & Destination {
         `staged blob ${descriptor.digest} is ${size} bytes, not ${descriptor.size}`,
       );
     }
-    await fsp.rename(body.path, layout.blobPath(descriptor.digest));
+    await renameReplacing(body.path, layout.blobPath(descriptor.digest));
     return true;
   }
 

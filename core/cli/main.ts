@@ -54,13 +54,17 @@ function commandLineSecrets(argv: string[]): string[] {
   return secrets;
 }
 
+/** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.INTERRUPTED, SIGTERM: 143 };
+
 /** Run the CLI; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    // A second signal does not wait for the cleanup.
+    if (interruptedBy) process.exit(SIGNAL_EXIT[signal]);
+    interruptedBy = signal;
     controller.abort(new OcipullError('INTERRUPTED', `interrupted by ${signal}`));
   };
   process.on('SIGINT', onSignal);
@@ -90,12 +94,14 @@ export async function main(argv: string[]): Promise<number> {
         write(`${JSON.stringify({ error: { code: 'USAGE', message: caught.message } })}\n`);
       return EXIT.USAGE;
     }
-    const error =
-      controller.signal.aborted && !(caught instanceof OcipullError)
-        ? toOcipullError(controller.signal.reason)
-        : toOcipullError(caught);
+    // After a signal, whatever failed on the way out (a decoder killed mid-stream, an aborted
+    // request) is the interrupt's doing: report the interrupt, not the plugin that noticed it.
+    // (A fresh error: the abort reason itself has been passed through, and tagged by, plugins.)
+    const error = interruptedBy
+      ? new OcipullError('INTERRUPTED', `interrupted by ${interruptedBy}`)
+      : toOcipullError(caught);
     report(error, context.json, scrub, write);
-    return error.exitCode;
+    return interruptedBy ? SIGNAL_EXIT[interruptedBy] : error.exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

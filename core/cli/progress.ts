@@ -45,8 +45,7 @@ class Meter {
 function describe(event: ProgressEvent, rate: number | undefined): string {
   const parts: string[] = [event.phase];
   // One line per event, whatever the message holds (a hostile reference must not drive the terminal).
-  if (event.message)
-    parts.push(printable(event.message).replace(/[\n\t]/g, (c) => (c === '\n' ? '\\n' : '\\t')));
+  if (event.message) parts.push(printable(event.message));
   if (event.bytes !== undefined) {
     const total = event.total
       ? ` / ${formatBytes(event.total)} (${Math.floor((100 * event.bytes) / event.total)}%)`

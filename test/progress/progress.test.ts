@@ -77,7 +77,11 @@ describe('progress display', () => {
     assert.match(text, /^ocipull: download 1\.00 MiB \/ 4\.00 MiB \(25%\)$/m);
     assert.equal(text.match(/download/g)?.length, 2, 'the first download event and the one at the total');
     assert.match(text, /^ocipull: download 4\.00 MiB \/ 4\.00 MiB \(100%\)/m);
-    assert.equal(text.match(/decompress/g)?.length, 1, 'the second decompress event came too soon for a line');
+    assert.equal(
+      text.match(/decompress/g)?.length,
+      1,
+      'the second decompress event came too soon for a line',
+    );
     assert.match(text, /^ocipull: done 12\.0 MiB$/m);
     assert.doesNotMatch(text, /\x1b\[/, 'no terminal escapes');
   });

@@ -27,6 +27,13 @@ function buildProgram(): Command {
     );
 }
 
+/**
+ * Errors whose messages quote the user's own configuration or preset file (the issues found, a
+ * parser's code frame): their line breaks are kept. Every other message is one line, whatever
+ * a server or an image put in it.
+ */
+const OWN_LINES = new Set<string>(['CONFIG_INVALID', 'PRESET_INVALID', 'CONFIG_LOAD_FAILED']);
+
 /** Format an error for humans (stderr) and, in JSON mode, for scripts (stdout). */
 function report(
   error: OcipullError,
@@ -34,11 +41,13 @@ function report(
   scrub: (s: string) => string,
   out: (s: string) => void,
 ): void {
-  const lines = [`error [${error.code}]: ${error.message}`];
-  if (error.hint) lines.push(`  hint: ${error.hint}`);
-  if (error.plugin) lines.push(`  in plugin ${error.plugin} (hook ${error.hook ?? '?'})`);
-  if (process.env.OCIPULL_DEBUG_STACK && error.cause instanceof Error) lines.push(String(error.cause.stack));
-  process.stderr.write(`${printable(scrub(lines.join('\n')))}\n`);
+  const text = (s: string, multiline = false) => printable(scrub(s), { multiline });
+  const lines = [`error [${error.code}]: ${text(error.message, OWN_LINES.has(error.code))}`];
+  if (error.hint) lines.push(`  hint: ${text(error.hint)}`);
+  if (error.plugin) lines.push(`  in plugin ${text(error.plugin)} (hook ${text(error.hook ?? '?')})`);
+  if (process.env.OCIPULL_DEBUG_STACK && error.cause instanceof Error)
+    lines.push(text(String(error.cause.stack), true));
+  process.stderr.write(`${lines.join('\n')}\n`);
   if (json) out(`${scrub(JSON.stringify({ error: error.toJSON() }))}\n`);
 }
 
@@ -54,22 +63,31 @@ function commandLineSecrets(argv: string[]): string[] {
   return secrets;
 }
 
+/** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.INTERRUPTED, SIGTERM: 143 };
+
 /** Run the CLI; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    // A second signal does not wait for the cleanup.
+    if (interruptedBy) process.exit(SIGNAL_EXIT[signal]);
+    interruptedBy = signal;
     controller.abort(new OcipullError('INTERRUPTED', `interrupted by ${signal}`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const write = (text: string) => process.stdout.write(text);
+  // Everything on stdout passes the one escaping (lossless for JSON: it only touches characters
+  // JSON.stringify leaves raw inside strings); text tables escape their cells before that.
+  const write = (text: string) => process.stdout.write(printable(text, { multiline: true }));
   const context = createContext(controller.signal, write);
   const program = buildProgram();
   program.exitOverride();
-  program.configureOutput({ writeOut: write, writeErr: (s) => process.stderr.write(s) });
+  program.configureOutput({
+    writeOut: write,
+    writeErr: (s) => process.stderr.write(printable(s, { multiline: true })),
+  });
   for (const register of COMMANDS) register(program, context);
   for (const command of program.commands) command.exitOverride();
   const secrets = commandLineSecrets(argv);
@@ -90,12 +108,14 @@ export async function main(argv: string[]): Promise<number> {
         write(`${JSON.stringify({ error: { code: 'USAGE', message: caught.message } })}\n`);
       return EXIT.USAGE;
     }
-    const error =
-      controller.signal.aborted && !(caught instanceof OcipullError)
-        ? toOcipullError(controller.signal.reason)
-        : toOcipullError(caught);
+    // After a signal, whatever failed on the way out (a decoder killed mid-stream, an aborted
+    // request) is the interrupt's doing: report the interrupt, not the plugin that noticed it.
+    // (A fresh error: the abort reason itself has been passed through, and tagged by, plugins.)
+    const error = interruptedBy
+      ? new OcipullError('INTERRUPTED', `interrupted by ${interruptedBy}`)
+      : toOcipullError(caught);
     report(error, context.json, scrub, write);
-    return error.exitCode;
+    return interruptedBy ? SIGNAL_EXIT[interruptedBy] : error.exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -25,35 +25,56 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
-/** Bytes, total and rate of the byte-counting phases. */
+/** Rate and time left of the byte-counting phases. */
 class Meter {
-  private readonly started = new Map<Phase, number>();
+  private readonly started = new Map<Phase, { at: number; bytes: number }>();
 
-  /** Bytes per second since the phase's first event. */
+  /** Bytes per second since the phase's first event (a resumed download's earlier bytes left out). */
   rate(event: ProgressEvent, now: number): number | undefined {
     if (event.bytes === undefined) return undefined;
     const start = this.started.get(event.phase);
     if (start === undefined) {
-      this.started.set(event.phase, now);
+      this.started.set(event.phase, { at: now, bytes: event.bytes });
       return undefined;
     }
-    const seconds = (now - start) / 1000;
-    return seconds > 0 ? Math.round(event.bytes / seconds) : undefined;
+    const seconds = (now - start.at) / 1000;
+    return seconds > 0 ? Math.round((event.bytes - start.bytes) / seconds) : undefined;
   }
+}
+
+/** Whole percent done, when the phase has a total (100 only when it is done). */
+export function percentOf(event: ProgressEvent): number | undefined {
+  if (event.bytes === undefined || !event.total) return undefined;
+  return event.bytes >= event.total ? 100 : Math.min(99, Math.floor((100 * event.bytes) / event.total));
+}
+
+/** Seconds left at `rate`: 0 when done, unknown without a total or a rate yet. */
+export function etaOf(event: ProgressEvent, rate: number | undefined): number | undefined {
+  if (event.bytes === undefined || !event.total) return undefined;
+  if (event.bytes >= event.total) return 0;
+  return rate ? Math.ceil((event.total - event.bytes) / rate) : undefined;
+}
+
+/** `75` → `1m15s`. */
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60
+    ? `${m}m${String(seconds % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 function describe(event: ProgressEvent, rate: number | undefined): string {
   const parts: string[] = [event.phase];
   // One line per event, whatever the message holds (a hostile reference must not drive the terminal).
-  if (event.message)
-    parts.push(printable(event.message).replace(/[\n\t]/g, (c) => (c === '\n' ? '\\n' : '\\t')));
+  if (event.message) parts.push(printable(event.message));
   if (event.bytes !== undefined) {
-    const total = event.total
-      ? ` / ${formatBytes(event.total)} (${Math.floor((100 * event.bytes) / event.total)}%)`
-      : '';
+    const total = event.total ? ` / ${formatBytes(event.total)} (${percentOf(event)}%)` : '';
     parts.push(`${formatBytes(event.bytes)}${total}`);
   }
   if (rate !== undefined) parts.push(`${formatBytes(rate)}/s`);
+  const eta = etaOf(event, rate);
+  if (eta !== undefined && eta > 0) parts.push(`ETA ${formatSeconds(eta)}`);
   return parts.join(' ');
 }
 
@@ -103,11 +124,14 @@ interface Reporter {
 function jsonReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
   return {
     event(event) {
+      const rate = meter.rate(event, Date.now());
       const line = {
         phase: event.phase,
         bytes: event.bytes,
         total: event.total,
-        rate: meter.rate(event, Date.now()),
+        percent: percentOf(event),
+        rate,
+        eta: etaOf(event, rate),
         message: event.message,
       };
       stream.write(`${JSON.stringify(line)}\n`);
@@ -124,8 +148,10 @@ function plainReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
       const rate = meter.rate(event, now);
       const counting = event.phase === 'download' || event.phase === 'decompress';
       const last = lastLine.get(event.phase);
-      // Phase changes at once, byte counts every few seconds (a log, not an animation).
-      if (counting && last !== undefined && now - last < PLAIN_INTERVAL_MS) return;
+      // Phase changes and the end of a download at once, byte counts every few seconds (a log,
+      // not an animation).
+      const finished = event.total !== undefined && event.bytes !== undefined && event.bytes >= event.total;
+      if (counting && !finished && last !== undefined && now - last < PLAIN_INTERVAL_MS) return;
       lastLine.set(event.phase, now);
       if (event.phase === 'write') return;
       stream.write(`ocipull: ${describe(event, rate)}\n`);
@@ -134,17 +160,20 @@ function plainReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
   };
 }
 
-function barReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
+function barReporter(stream: NodeJS.WritableStream & { columns?: number }, meter: Meter): Reporter {
+  // The text beside the bar takes up to 64 columns: the bar gets the rest (an 80-column terminal
+  // shows the whole line, ETA included).
+  const barsize = Math.max(10, Math.min(30, (stream.columns || 80) - 64));
   const multibar = new cliProgress.MultiBar(
     {
       stream: stream as NodeJS.WritableStream,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
-      barsize: 30,
+      barsize,
       etaBuffer: 40,
       fps: 8,
-      format: '{label} [{bar}] {percentage}% | {done} / {size} | {speed} | ETA {eta_formatted}',
+      format: '{label} [{bar}] {percentage}% {done} / {size} {speed} ETA {eta_formatted}',
     },
     cliProgress.Presets.shades_classic,
   );
@@ -156,30 +185,33 @@ function barReporter(stream: NodeJS.WritableStream, meter: Meter): Reporter {
     size: event.total ? formatBytes(event.total) : '?',
     speed: rate ? `${formatBytes(rate)}/s` : '-',
   });
+  const show = (event: ProgressEvent) => {
+    const rate = meter.rate(event, Date.now());
+    let bar = bars.get(event.phase);
+    if (!bar) {
+      // Decompressed size is not known up front: bytes and rate, no bar.
+      const options = event.phase === 'decompress' ? { format: '{label} {done} written | {speed}' } : {};
+      bar = multibar.create(event.total ?? 0, 0, payload(event, rate), options);
+      bars.set(event.phase, bar);
+    }
+    if (event.total && event.total !== bar.getTotal()) bar.setTotal(event.total);
+    bar.update(event.bytes ?? 0, payload(event, rate));
+  };
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    // The final rendering of every bar, then a newline: what is printed next starts on its own line.
+    if (bars.size > 0) multibar.stop();
+  };
   return {
     event(event) {
       if (stopped) return;
-      if (event.phase !== 'download' && event.phase !== 'decompress') {
-        if (event.phase === 'done') {
-          for (const bar of bars.values()) bar.stop();
-        }
-        return;
-      }
-      const rate = meter.rate(event, Date.now());
-      let bar = bars.get(event.phase);
-      if (!bar) {
-        // Decompressed size is not known up front: bytes and rate, no bar.
-        const options = event.phase === 'decompress' ? { format: '{label} {done} written | {speed}' } : {};
-        bar = multibar.create(event.total ?? 0, 0, payload(event, rate), options);
-        bars.set(event.phase, bar);
-      }
-      if (event.total && event.total !== bar.getTotal()) bar.setTotal(event.total);
-      bar.update(event.bytes ?? 0, payload(event, rate));
+      if (event.phase === 'download' || event.phase === 'decompress') show(event);
+      // The bytes written in the end, as the last decompress count.
+      else if (event.phase === 'write' && bars.has('decompress'))
+        show({ phase: 'decompress', bytes: event.bytes });
+      else if (event.phase === 'done') stop();
     },
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      multibar.stop();
-    },
+    stop,
   };
 }

@@ -28,7 +28,7 @@ export const CODES = {
   INTERNAL: c(EXIT.FAILURE, 'An unexpected internal failure (a bug: please report it).'),
   INTERRUPTED: c(
     EXIT.INTERRUPTED,
-    'The run was interrupted (Ctrl-C / SIGTERM); nothing was left at the output path.',
+    'The run was interrupted (Ctrl-C; the CLI exits 143 for SIGTERM); nothing was left at the output path.',
   ),
   USAGE: c(EXIT.USAGE, 'The command line is wrong: unknown flag, missing argument or bad value.'),
   // config, presets, plugins

@@ -326,9 +326,12 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
           onFetched: (n) => {
             fetched += n;
             const now = Date.now();
-            if (now - lastDownloadEvent >= PROGRESS_INTERVAL_MS) {
+            // The position in the blob (a resumed download starts past 0); the last event, at the
+            // total, is never skipped, so a display ends at 100%.
+            const position = blob.resumedFrom() + fetched;
+            if (now - lastDownloadEvent >= PROGRESS_INTERVAL_MS || position >= layer.size) {
               lastDownloadEvent = now;
-              orchestrator.hooks.progress.call({ phase: 'download', bytes: fetched, total: layer.size });
+              orchestrator.hooks.progress.call({ phase: 'download', bytes: position, total: layer.size });
             }
           },
         });

@@ -75,7 +75,13 @@ describe('progress display', () => {
     const text = out.text();
     assert.match(text, /^ocipull: resolve oci-dir:\/x:5\.5$/m);
     assert.match(text, /^ocipull: download 1\.00 MiB \/ 4\.00 MiB \(25%\)$/m);
-    assert.equal(text.match(/download/g)?.length, 1, 'the second download event came too soon for a line');
+    assert.equal(text.match(/download/g)?.length, 2, 'the first download event and the one at the total');
+    assert.match(text, /^ocipull: download 4\.00 MiB \/ 4\.00 MiB \(100%\)/m);
+    assert.equal(
+      text.match(/decompress/g)?.length,
+      1,
+      'the second decompress event came too soon for a line',
+    );
     assert.match(text, /^ocipull: done 12\.0 MiB$/m);
     assert.doesNotMatch(text, /\x1b\[/, 'no terminal escapes');
   });
@@ -95,8 +101,59 @@ describe('progress display', () => {
     emitPull(orchestrator);
     detach();
     const text = out.text();
-    assert.match(text, /download +\[[^\]]*\] 100% \| 4\.00 MiB \/ 4\.00 MiB/);
+    assert.match(text, /download +\[[^\]]*\] 100% 4\.00 MiB \/ 4\.00 MiB/);
     assert.match(text, /decompress 12\.0 MiB written/);
+  });
+
+  it('bars: done ends them at their last value with a newline; nothing after stop', () => {
+    const orchestrator = quiet();
+    const out = sink(true);
+    const detach = attachProgress(orchestrator, 'auto', out.stream);
+    const p = orchestrator.hooks.progress;
+    p.call({ phase: 'download', bytes: 1 << 20, total: 4 << 20 });
+    p.call({ phase: 'download', bytes: 4 << 20, total: 4 << 20 });
+    p.call({ phase: 'decompress', bytes: 3 << 20 });
+    p.call({ phase: 'write', bytes: 12 << 20 });
+    p.call({ phase: 'done', bytes: 12 << 20 });
+    const ended = out.text();
+    assert.match(ended, /\n$/, 'a newline after the last bar');
+    const last = ended.slice(ended.lastIndexOf('download'));
+    assert.match(last, /^download +\[[^\]]*\] 100% 4\.00 MiB \/ 4\.00 MiB /);
+    assert.match(last, /decompress 12\.0 MiB written/, 'the bytes written are the last count');
+    detach();
+    p.call({ phase: 'download', bytes: 1, total: 4 });
+    assert.equal(out.text(), ended, 'nothing drawn after the end');
+  });
+
+  it('json: percent, and eta once a rate is known (0 at the total)', () => {
+    const orchestrator = quiet();
+    const out = sink(false);
+    attachProgress(orchestrator, 'json', out.stream);
+    const p = orchestrator.hooks.progress;
+    p.call({ phase: 'download', bytes: 0, total: 1000 });
+    p.call({ phase: 'download', bytes: 999, total: 1000 });
+    p.call({ phase: 'download', bytes: 1000, total: 1000 });
+    const lines = out
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.map((l) => l.percent),
+      [0, 99, 100],
+    );
+    assert.equal(lines[2].eta, 0);
+  });
+
+  it('plain: the end of a download is printed at once', () => {
+    const orchestrator = quiet();
+    const out = sink(false);
+    attachProgress(orchestrator, 'plain', out.stream);
+    const p = orchestrator.hooks.progress;
+    p.call({ phase: 'download', bytes: 1 << 20, total: 4 << 20 });
+    p.call({ phase: 'download', bytes: 2 << 20, total: 4 << 20 });
+    p.call({ phase: 'download', bytes: 4 << 20, total: 4 << 20 });
+    assert.deepEqual(out.text().match(/\(\d+%\)/g), ['(25%)', '(100%)']);
   });
 
   it('formats sizes', () => {

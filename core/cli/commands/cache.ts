@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { OcipullError } from '../../errors/errors.js';
 import { checkTag } from '../../layout/read.js';
 import { LayoutStore } from '../../layout/store.js';
+import { printable } from '../../log.js';
 import { isIndexMediaType } from '../../oci/media-types.js';
 import type { Orchestrator } from '../../orchestrator.js';
 import { majorMinor } from '../../pipeline/pull.js';
@@ -150,6 +151,8 @@ export function registerCache(program: Command, context: CliContext): void {
       e.lastUsed?.replace('T', ' ').slice(0, 19) ?? '-',
       e.source ?? '-',
     ]);
+    // Titles and sources come from images: escaped before they are measured and printed.
+    for (const row of rows) row.splice(0, row.length, ...row.map((cell) => printable(cell)));
     const header = ['DIGEST', 'TITLE', 'SIZE', 'LAST USED', 'SOURCE'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) =>

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { printable } from '../../log.js';
 import {
   addConfigOptions,
   addSelectionOptions,
@@ -48,7 +49,7 @@ export function registerConfig(program: Command, context: CliContext): void {
       'plugins (in order):',
       ...report.plugins.map(
         (p, i) =>
-          `  ${i + 1}. ${p.name}${Object.keys(p.options).length ? ` ${JSON.stringify(p.options)}` : ''}  (from ${p.from})`,
+          `  ${i + 1}. ${printable(p.name)}${Object.keys(p.options).length ? ` ${JSON.stringify(p.options)}` : ''}  (from ${printable(p.from)})`,
       ),
       `transports:  ${report.transports.join(', ') || '(none)'}`,
       `disk types:  ${report.diskTypes.join(', ') || '(none)'}`,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { OcipullError, toOcipullError } from '../../errors/errors.js';
+import { printable } from '../../log.js';
 import { Annotations, isIndexMediaType, MediaTypes } from '../../oci/media-types.js';
 import type { Orchestrator } from '../../orchestrator.js';
 import { openPullSource } from '../../pipeline/offline.js';
@@ -170,7 +171,9 @@ function platformOf(e: EntryReport): string {
   return [p.os ?? '?', p.architecture ?? '?', ...(p.variant ? [p.variant] : [])].join('/');
 }
 
-function table(header: string[], rows: string[][]): string[] {
+/** Columns padded to width; every cell escaped first (an annotation cannot forge a line). */
+export function table(header: string[], cells: string[][]): string[] {
+  const rows = cells.map((row) => row.map((cell) => printable(cell)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
@@ -178,7 +181,11 @@ function table(header: string[], rows: string[][]): string[] {
 }
 
 export function formatInspect(report: InspectReport): string {
-  const lines = [`${report.source}`, `  ${report.mediaType} ${report.digest}`, ''];
+  const lines = [
+    printable(report.source),
+    `  ${printable(report.mediaType)} ${printable(report.digest)}`,
+    '',
+  ];
   const note = (e: EntryReport) => (e.error ? ` (${e.error.code}: ${e.error.message})` : '');
   lines.push(`Disks (${report.disks.length}):`);
   if (report.disks.length) {

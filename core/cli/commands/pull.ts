@@ -41,19 +41,21 @@ export function registerPull(program: Command, context: CliContext): void {
       const { orchestrator, config } = await context.setup(flags);
       const mode = config.progress === 'auto' && flags.json ? 'none' : config.progress;
       const detach = attachProgress(orchestrator, mode, process.stderr);
+      let result: Awaited<ReturnType<typeof orchestrator.pull>>;
       try {
-        const result = await orchestrator.pull({ source, output: flags.output, signal: context.signal });
-        if (flags.json) {
-          const { details: _details, ...stable } = result;
-          context.out(`${JSON.stringify(stable)}\n`);
-        } else if (!flags.quiet) {
-          orchestrator.log.info(
-            `${result.output}: ${result.diskType} disk for ${result.platform.os}/${result.platform.architecture} from ${result.source}` +
-              ` (${result.cacheHit ? 'from cache' : `${result.bytesFetched} bytes fetched`}, ${(result.durationMs / 1000).toFixed(1)} s)`,
-          );
-        }
+        result = await orchestrator.pull({ source, output: flags.output, signal: context.signal });
       } finally {
+        // Bars end (at their last value, with a newline) before anything else is printed.
         detach();
+      }
+      if (flags.json) {
+        const { details: _details, ...stable } = result;
+        context.out(`${JSON.stringify(stable)}\n`);
+      } else if (!flags.quiet) {
+        orchestrator.log.info(
+          `${result.output}: ${result.diskType} disk for ${result.platform.os}/${result.platform.architecture} from ${result.source}` +
+            ` (${result.cacheHit ? 'from cache' : `${result.bytesFetched} bytes fetched`}, ${(result.durationMs / 1000).toFixed(1)} s)`,
+        );
       }
     });
 }

@@ -64,7 +64,9 @@ export {
   findExecutable,
   type InProcessDecoder,
   type InProcessOptions,
+  type InputTail,
   sliceChunks,
+  trackInput,
 } from './pipeline/decoder.js';
 export { BackgroundFlush } from './pipeline/flush.js';
 export { OutputFile } from './pipeline/output.js';

@@ -140,6 +140,10 @@ export const CODES = {
   // decompression
   DECOMPRESS_CORRUPT: c(EXIT.FORMAT, 'The compressed stream is corrupt; no output was kept.'),
   DECOMPRESS_TRUNCATED: c(EXIT.FORMAT, 'The compressed stream ends early; no output was kept.'),
+  DECOMPRESS_TRAILING_DATA: c(
+    EXIT.FORMAT,
+    'Bytes that are not another stream follow the compressed data (docs/codecs.md says what padding each codec takes); no output was kept.',
+  ),
   CODEC_MISMATCH: c(EXIT.FORMAT, 'The title or media type names a codec the bytes do not carry.'),
   EXPANSION_LIMIT: c(
     EXIT.FORMAT,

@@ -3,6 +3,7 @@
  */
 
 export { type CodecHints, CodecRegistry } from './codecs.js';
+export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
   type ErrorDetails,
@@ -100,4 +101,5 @@ export {
 export type { TransferStats } from './publish/transfer.js';
 export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
+export { didYouMean, distance, suggestion } from './suggest.js';
 export type * from './types.js';

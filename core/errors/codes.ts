@@ -145,6 +145,10 @@ export const CODES = {
     'Bytes that are not another stream follow the compressed data (docs/codecs.md says what padding each codec takes); no output was kept.',
   ),
   CODEC_MISMATCH: c(EXIT.FORMAT, 'The title or media type names a codec the bytes do not carry.'),
+  DISK_FORMAT_MISMATCH: c(
+    EXIT.FORMAT,
+    'The disk bytes are not the format (qcow2, vhdx, raw, tar, ...) its title or disk type says; nothing was written or published.',
+  ),
   EXPANSION_LIMIT: c(
     EXIT.FORMAT,
     'Decompressed output grew past the configured limit (decompression bomb guard).',

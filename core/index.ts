@@ -3,6 +3,7 @@
  */
 
 export { type CodecHints, CodecRegistry } from './codecs.js';
+export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
   type ErrorDetails,
@@ -66,7 +67,9 @@ export {
   findExecutable,
   type InProcessDecoder,
   type InProcessOptions,
+  type InputTail,
   sliceChunks,
+  trackInput,
 } from './pipeline/decoder.js';
 export { BackgroundFlush } from './pipeline/flush.js';
 export { OutputFile } from './pipeline/output.js';
@@ -100,4 +103,5 @@ export {
 export type { TransferStats } from './publish/transfer.js';
 export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
+export { didYouMean, distance, suggestion } from './suggest.js';
 export type * from './types.js';

@@ -41,37 +41,10 @@ async function schemas() {
   return compiled;
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
-export function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(
-        row[j]! + 1,
-        row[j - 1]! + 1,
-        prev + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
-      );
-      prev = current;
-    }
-  }
-  return row[b.length]!;
-}
+// One "did you mean" for the whole tool: core/suggest.ts.
+import { didYouMean } from '../suggest.js';
 
-export function didYouMean(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestScore = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const score = distance(word, candidate);
-    if (score < bestScore) {
-      best = candidate;
-      bestScore = score;
-    }
-  }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
+export { didYouMean, distance } from '../suggest.js';
 
 function resolveRef(root: Schema, node: Schema | undefined): Schema | undefined {
   if (!node?.$ref) return node;

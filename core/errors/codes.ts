@@ -151,7 +151,15 @@ export const CODES = {
   // decompression
   DECOMPRESS_CORRUPT: c(EXIT.FORMAT, 'The compressed stream is corrupt; no output was kept.'),
   DECOMPRESS_TRUNCATED: c(EXIT.FORMAT, 'The compressed stream ends early; no output was kept.'),
+  DECOMPRESS_TRAILING_DATA: c(
+    EXIT.FORMAT,
+    'Bytes that are not another stream follow the compressed data (docs/codecs.md says what padding each codec takes); no output was kept.',
+  ),
   CODEC_MISMATCH: c(EXIT.FORMAT, 'The title or media type names a codec the bytes do not carry.'),
+  DISK_FORMAT_MISMATCH: c(
+    EXIT.FORMAT,
+    'The disk bytes are not the format (qcow2, vhdx, raw, tar, ...) its title or disk type says; nothing was written or published.',
+  ),
   EXPANSION_LIMIT: c(
     EXIT.FORMAT,
     'Decompressed output grew past the configured limit (decompression bomb guard).',

@@ -10,6 +10,7 @@ export const MediaTypes = {
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerLayerTarGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerLayerTarZstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
 } as const;
 
@@ -41,7 +42,10 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && MANIFEST_MEDIA_TYPES.includes(mediaType);
 }
 
-/** Layer media types that say "this is a tar". */
+/**
+ * Layer media types that say "this is a tar": OCI `...layer.v1.tar`, `+gzip`, `+zstd` (and their
+ * non-distributable forms), Docker `...rootfs.diff.tar`, `.tar.gzip`, `.tar.zstd` (and foreign).
+ */
 export function isTarLayerMediaType(mediaType: string): boolean {
-  return /(^|\.)tar(\+gzip|\.gzip)?$/.test(mediaType) || mediaType === MediaTypes.dockerLayerTarGzip;
+  return /(^|\.)tar([+.](gzip|zstd))?$/.test(mediaType);
 }

@@ -33,3 +33,21 @@ export function sameArch(a: string, b: string): boolean {
 export function hostArch(): string {
   return normalizeArch(process.arch);
 }
+
+/** OCI (Go GOARCH) architectures a platform may name (image-spec config.md). */
+export const KNOWN_ARCHITECTURES: readonly string[] = [
+  'amd64',
+  'arm64',
+  'arm',
+  '386',
+  'ppc64le',
+  'ppc64',
+  's390x',
+  'riscv64',
+  'mips64le',
+  'mips64',
+  'mipsle',
+  'mips',
+  'loong64',
+  'wasm',
+];

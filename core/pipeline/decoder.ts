@@ -12,7 +12,8 @@ import { isOcipullError, OcipullError } from '../errors/errors.js';
 import type { DecompressRequest, DecompressResult } from '../types.js';
 
 export type DecoderMode = 'auto' | 'child' | 'inprocess';
-export type DecodeFailure = 'corrupt' | 'truncated';
+/** `trailing`: the last stream ended and bytes other than another stream (or accepted padding) follow. */
+export type DecodeFailure = 'corrupt' | 'truncated' | 'trailing';
 
 const located = new Map<string, string | undefined>();
 
@@ -72,15 +73,66 @@ export function decodeError(
   detail: string,
   cause?: unknown,
 ): OcipullError {
-  const what = kind === 'truncated' ? 'ends before its end marker' : 'is corrupt';
-  return new OcipullError(
-    kind === 'truncated' ? 'DECOMPRESS_TRUNCATED' : 'DECOMPRESS_CORRUPT',
-    `the ${codec} stream ${what}: ${detail.trim()}`,
-    {
-      hint: 'the image was published damaged or mislabelled; no output was kept',
-      cause,
+  const what = {
+    truncated: 'ends before its end marker',
+    corrupt: 'is corrupt',
+    trailing: 'is followed by data that is not another stream',
+  }[kind];
+  const code = {
+    truncated: 'DECOMPRESS_TRUNCATED',
+    corrupt: 'DECOMPRESS_CORRUPT',
+    trailing: 'DECOMPRESS_TRAILING_DATA',
+  } as const;
+  return new OcipullError(code[kind], `the ${codec} stream ${what}: ${detail.trim()}`, {
+    hint:
+      kind === 'trailing'
+        ? 'the same bytes are refused by every decoder mode; republish the disk without what was appended'
+        : 'the image was published damaged or mislabelled; no output was kept',
+    cause,
+  });
+}
+
+/** What the end of a decoder's input looked like (see `trackInput`). */
+export interface InputTail {
+  /** Bytes read. */
+  total: number;
+  /** Offset of the last non-zero byte, or -1. */
+  lastNonZero: number;
+  /** Up to 8 bytes ending at the last non-zero byte. */
+  beforeZeros: Buffer;
+}
+
+/**
+ * Pass the input through unchanged, remembering how it ended: its length, where its final run
+ * of zero bytes starts, and the bytes before that run. Codecs use it to tell zero padding after
+ * the last stream from other trailing data, the same way in every decoder mode.
+ */
+export function trackInput(input: Readable): { input: Readable; tail(): InputTail } {
+  let total = 0;
+  let lastNonZero = -1;
+  let recent = Buffer.alloc(0);
+  let beforeZeros = Buffer.alloc(0);
+  const tracker = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      let i = chunk.length - 1;
+      while (i >= 0 && chunk[i] === 0) i--;
+      if (i >= 0) {
+        lastNonZero = total + i;
+        beforeZeros = Buffer.concat([recent, chunk.subarray(Math.max(0, i - 7), i + 1)]).subarray(-8);
+      }
+      recent = Buffer.concat([recent, chunk.subarray(-8)]).subarray(-8);
+      total += chunk.length;
+      callback(null, chunk);
     },
-  );
+  });
+  input.on('error', (error) => tracker.destroy(error));
+  // A decoder that stops early destroys the tracker: the input goes with it, as it would without.
+  tracker.once('close', () => {
+    if (!input.destroyed && !input.readableEnded) input.destroy();
+  });
+  input.pipe(tracker);
+  return { input: tracker, tail: () => ({ total, lastNonZero, beforeZeros }) };
 }
 
 export function expansionError(limit: number): OcipullError {

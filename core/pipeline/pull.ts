@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { isAbortError, isOcipullError, OcipullError } from '../errors/errors.js';
 import { hasTaps } from '../hooks.js';
 import { DigestVerifier } from '../oci/digest.js';
@@ -288,6 +289,22 @@ function cachedBlobStream(blob: CachedBlob): BlobStream {
   };
 }
 
+/** DISK_FORMAT_MISMATCH when the decoded disk's first bytes are not the format its title says. */
+async function checkWrittenFormat(path: string, selection: Selection): Promise<void> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    const head = Buffer.alloc(DISK_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, DISK_HEAD_BYTES, 0);
+    const claimedBy =
+      selection.title !== undefined
+        ? `the layer title ${selection.title}`
+        : 'the preset (the layer has no title)';
+    checkDiskFormat(head.subarray(0, bytesRead), selection.format, claimedBy);
+  } finally {
+    await handle.close();
+  }
+}
+
 async function layerKind(
   selection: Selection,
   input: Readable,
@@ -387,10 +404,16 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     const maxOutputBytes =
       settings.maxExpansionRatio > 0 ? Math.max(layer.size, 1) * settings.maxExpansionRatio : undefined;
     const output = out;
+    // The disk's format is checked as soon as its first bytes are written, and again at the end.
+    let formatChecked = false;
     timer = setInterval(() => {
       output.syncSize().then(
         (bytes) => {
           orchestrator.hooks.progress.call({ phase: 'decompress', bytes });
+          if (!formatChecked && bytes >= DISK_HEAD_BYTES) {
+            formatChecked = true;
+            checkWrittenFormat(output.path, selection).catch((e: unknown) => abort.abort(e));
+          }
           if (maxOutputBytes !== undefined && bytes > maxOutputBytes) {
             abort.abort(
               new OcipullError(
@@ -416,6 +439,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     });
     if (abort.signal.aborted) throw abort.signal.reason;
     if (!decoded) throw new OcipullError('NO_CODEC', `no ${codec} plugin answered`);
+    await checkWrittenFormat(out.path, selection);
     // The decoder may stop before the layer ends (a tar's padding): read the rest so the digest covers it.
     if (!blob.stream.readableEnded)
       await pipeline(blob.stream, new Writable({ write: (_c, _e, cb) => cb() }));

@@ -6,11 +6,13 @@
  */
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
+import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { OcipullError } from '../errors/errors.js';
 import { checkTag } from '../layout/read.js';
 import { EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
-import { unameArch } from '../oci/platform.js';
+import { KNOWN_ARCHITECTURES, normalizeArch, unameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
+import { suggestion } from '../suggest.js';
 import type { Descriptor, TransportOptions } from '../types.js';
 import { openDestination } from './destination.js';
 import {
@@ -21,6 +23,7 @@ import {
   diskEntry,
   diskFormat,
   diskManifest,
+  HYPERVISOR_FORMATS,
   PACK_CODECS,
   type PackCodec,
 } from './machine-os.js';
@@ -78,6 +81,14 @@ export interface PackResult {
 const HYPERVISOR = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 async function checkDisk(disk: PackDisk): Promise<{ head: Buffer }> {
+  const known = Object.keys(HYPERVISOR_FORMATS);
+  if (HYPERVISOR.test(disk.hypervisor) && !known.includes(disk.hypervisor)) {
+    throw new OcipullError(
+      'PACK_INPUT_INVALID',
+      `--disk ${disk.hypervisor}=${disk.path}: ${JSON.stringify(disk.hypervisor)} is not a known disk type`,
+      { hint: `${suggestion(disk.hypervisor, known)}known disk types: ${known.join(', ')}` },
+    );
+  }
   if (!HYPERVISOR.test(disk.hypervisor)) {
     throw new OcipullError(
       'PACK_INPUT_INVALID',
@@ -92,8 +103,8 @@ async function checkDisk(disk: PackDisk): Promise<{ head: Buffer }> {
     handle = await fsp.open(disk.path, 'r');
     const stat = await handle.stat();
     if (!stat.isFile()) throw new Error('not a regular file');
-    const head = Buffer.alloc(8);
-    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    const head = Buffer.alloc(DISK_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, DISK_HEAD_BYTES, 0);
     return { head: head.subarray(0, bytesRead) };
   } catch (error) {
     throw new OcipullError(
@@ -107,6 +118,14 @@ async function checkDisk(disk: PackDisk): Promise<{ head: Buffer }> {
   } finally {
     await handle?.close();
   }
+}
+
+/** The format a title names: the extension before a codec extension, or the last one. */
+function titleFormat(title: string): string | undefined {
+  const parts = title.toLowerCase().split('.');
+  const codecExts = new Set<string>(Object.values(PACK_CODECS).map((c) => c.extension));
+  while (parts.length > 1 && codecExts.has(parts[parts.length - 1]!)) parts.pop();
+  return parts.length > 1 ? parts[parts.length - 1] : undefined;
 }
 
 /** The codec of the layer: the input's own when it is compressed already, else `compress`. */
@@ -142,7 +161,17 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   const log = orchestrator.log;
   const strategy = request.strategy ?? 'merge';
   const os = request.os ?? 'linux';
-  const architecture = unameArch(request.arch ?? orchestrator.settings.arch);
+  const arch = request.arch ?? orchestrator.settings.arch;
+  if (!KNOWN_ARCHITECTURES.includes(normalizeArch(arch))) {
+    throw new OcipullError(
+      'PACK_INPUT_INVALID',
+      `--arch ${JSON.stringify(arch)} is not a known architecture`,
+      {
+        hint: `${suggestion(arch, [...KNOWN_ARCHITECTURES, 'x86_64', 'aarch64'])}known: ${KNOWN_ARCHITECTURES.join(', ')} (or x86_64, aarch64)`,
+      },
+    );
+  }
+  const architecture = unameArch(arch);
   if (request.disks.length === 0) {
     throw new OcipullError('PACK_INPUT_INVALID', 'no disk to pack', {
       hint: 'pass --disk HYPERVISOR=PATH at least once',
@@ -165,6 +194,11 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     const { codec, asIs } = layerCodec(disk, head, request.compress);
     const format = diskFormat(disk.hypervisor, basename(disk.path));
     const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
+    // An uncompressed input's bytes are the disk: they must be what the disk type and title say.
+    if (!codecOfBytes(head, basename(disk.path))) {
+      checkDiskFormat(head, format, `--disk ${disk.hypervisor}=`);
+      checkDiskFormat(head, titleFormat(title), `--title ${title}`);
+    }
     inputs.push({ disk, codec, asIs, title });
   }
   if (request.tag !== undefined) checkTag(request.tag);

@@ -18,7 +18,10 @@ export interface Bzip2CodecOptions {
 
 const MAGIC = [Uint8Array.of(0x42, 0x5a, 0x68)]; // "BZh"
 
-/** Decodes bzip2, concatenated streams included. */
+/**
+ * Decodes bzip2, concatenated streams included. Nothing may follow the last stream, zero bytes
+ * neither (bzip2 only warns about them): DECOMPRESS_TRAILING_DATA in either mode.
+ */
 export default class Bzip2CodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
   private readonly options: Bzip2CodecOptions;
@@ -44,12 +47,23 @@ export default class Bzip2CodecPlugin implements Plugin {
         command,
         args: ['-d', '-c'],
         direct: !request.output.sparse,
-        classify: (stderr) => (/ends unexpectedly/i.test(stderr) ? 'truncated' : 'corrupt'),
+        // bzip2 decodes the streams, then warns (status 0) about whatever follows them.
+        succeeded: (status, stderr) => status === 0 && !/trailing garbage/i.test(stderr),
+        classify: (stderr) =>
+          /trailing garbage/i.test(stderr)
+            ? 'trailing'
+            : /ends unexpectedly/i.test(stderr)
+              ? 'truncated'
+              : 'corrupt',
       });
     }
     return decodeInProcess(request, bzip2Decoder(), {
-      classify: (error) =>
-        /ended prematurely|unexpected end/i.test(String((error as Error)?.message)) ? 'truncated' : 'corrupt',
+      classify: (error) => {
+        const message = String((error as Error)?.message);
+        // The first stream's magic was checked before decoding: a missing one is after a stream.
+        if (/no magic number/i.test(message)) return 'trailing';
+        return /ended prematurely|unexpected end/i.test(message) ? 'truncated' : 'corrupt';
+      },
     });
   }
 }

@@ -27,7 +27,10 @@ export function bzip2Decoder(
     // mismatch) means the input stopped inside a block.
     if (failure) {
       const message = (failure as Error)?.message ?? String(failure);
-      throw /crc/i.test(message) ? failure : new Error(`input stream ended prematurely (${message})`);
+      // A stream header that is not "BZh" after a complete stream: trailing data, not truncation.
+      throw /crc|no magic number/i.test(message)
+        ? failure
+        : new Error(`input stream ended prematurely (${message})`);
     }
     while (produced.length > 0) yield produced.shift()!;
   };

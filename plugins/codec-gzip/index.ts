@@ -1,11 +1,13 @@
 import { createGunzip } from 'node:zlib';
 import {
   type DecompressRequest,
+  decodeError,
   decodeInProcess,
   decoderCommand,
   decodeWithChild,
   type Orchestrator,
   type Plugin,
+  trackInput,
 } from 'ocipull';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-gzip';
@@ -18,7 +20,10 @@ export interface GzipCodecOptions {
 
 const MAGIC = [Uint8Array.of(0x1f, 0x8b)];
 
-/** Decodes gzip, every member of a multi-member file. */
+/**
+ * Decodes gzip, every member of a multi-member file. Zero bytes after the last member are padding
+ * (gzip takes them); any other trailing byte is DECOMPRESS_TRAILING_DATA, in either mode.
+ */
 export default class GzipCodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
   private readonly options: GzipCodecOptions;
@@ -37,21 +42,45 @@ export default class GzipCodecPlugin implements Plugin {
     orchestrator.hooks.decompress.for('gzip').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
-  private decompress(request: DecompressRequest) {
+  private async decompress(request: DecompressRequest) {
     const command = decoderCommand(this.options, 'gzip', 'gzip');
     if (command) {
       // gzip makes no holes: it writes into the file itself only when none are wanted.
       return decodeWithChild(request, {
         command,
-        args: ['-d', '-c', '-q'],
+        args: ['-d', '-c'],
         direct: !request.output.sparse,
-        // Status 2 is a warning; trailing zeros (padding) after the last member are accepted.
+        // Status 2 is a warning: trailing zeros are taken silently, other trailing bytes are not.
         succeeded: (status, stderr) =>
-          status === 0 || (status === 2 && !/unexpected end|crc error|invalid/i.test(stderr)),
+          status === 0 ||
+          (status === 2 && !/unexpected end|crc error|invalid|trailing garbage/i.test(stderr)),
+        classify: (stderr) =>
+          /trailing garbage/i.test(stderr)
+            ? 'trailing'
+            : /unexpected end|premature end/i.test(stderr)
+              ? 'truncated'
+              : 'corrupt',
       });
     }
-    return decodeInProcess(request, createGunzip({ chunkSize: 256 << 10 }), {
-      classify: (error) => ((error as { code?: string })?.code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt'),
+    const tracked = trackInput(request.input);
+    const gunzip = createGunzip({ chunkSize: 256 << 10 });
+    const result = await decodeInProcess({ ...request, input: tracked.input }, gunzip, {
+      classify: (error) => {
+        const code = (error as { code?: string })?.code;
+        if (code === 'Z_BUF_ERROR') return 'truncated';
+        // The first member's magic was checked before decoding: a bad header is a later "member".
+        return /incorrect header check/i.test((error as Error)?.message ?? '') ? 'trailing' : 'corrupt';
+      },
     });
+    // node:zlib stops at a zero byte after a member and ignores the rest; gzip reads on.
+    const tail = tracked.tail();
+    if (tail.lastNonZero >= gunzip.bytesWritten) {
+      throw decodeError(
+        'gzip',
+        'trailing',
+        `${tail.total - gunzip.bytesWritten} bytes after the last member, not all zero`,
+      );
+    }
+    return result;
   }
 }

@@ -1,10 +1,13 @@
 import {
   type DecompressRequest,
+  decodeError,
   decodeInProcess,
   decoderCommand,
   decodeWithChild,
+  type InputTail,
   type Orchestrator,
   type Plugin,
+  trackInput,
 } from 'ocipull';
 import { xzDecoder } from './inprocess.js';
 
@@ -21,7 +24,11 @@ export interface XzCodecOptions {
 
 const MAGIC = [Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)];
 
-/** Decodes xz (concatenated streams included) with `xz -d -T0` writing straight into the output, or lzma-native. */
+/**
+ * Decodes xz (concatenated streams included) with `xz -d -T0` writing straight into the output,
+ * or lzma-native. After the last stream only stream padding may follow (zero bytes, a multiple
+ * of four, as the .xz format says): other padding is DECOMPRESS_TRAILING_DATA in either mode.
+ */
 export default class XzCodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
   private readonly options: XzCodecOptions;
@@ -40,22 +47,53 @@ export default class XzCodecPlugin implements Plugin {
     orchestrator.hooks.decompress.for('xz').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
-  private decompress(request: DecompressRequest) {
+  private async decompress(request: DecompressRequest) {
     const command = decoderCommand(this.options, 'xz', 'xz', 'xz-utils');
+    const tracked = trackInput(request.input);
+    const input = tracked.input;
     if (command) {
       // xz makes holes on a regular-file stdout by default; --no-sparse writes every byte.
       const args = ['-d', '-c', '-q', '--format=xz', `-T${this.options.threads ?? 0}`];
       if (!request.output.sparse) args.push('--no-sparse');
-      return decodeWithChild(request, { command, args, direct: true });
+      return decodeWithChild(
+        { ...request, input },
+        {
+          command,
+          args,
+          direct: true,
+          classify: (stderr) =>
+            badPadding(tracked.tail())
+              ? 'trailing'
+              : /unexpected end/i.test(stderr)
+                ? 'truncated'
+                : 'corrupt',
+        },
+      );
     }
     // lzma-native pushes all output of a chunk at once: small input slices bound that burst.
-    return decodeInProcess(request, xzDecoder(), {
+    const decoder = xzDecoder();
+    const result = await decodeInProcess({ ...request, input }, decoder, {
       sliceInput: 16 << 10,
       classify: (error) =>
-        (error as { code?: string })?.code === 'LZMA_BUF_ERROR' ||
-        /unexpected end|no progress/i.test(String((error as Error)?.message))
-          ? 'truncated'
-          : 'corrupt',
+        badPadding(tracked.tail())
+          ? 'trailing'
+          : (error as { code?: string })?.code === 'LZMA_BUF_ERROR' ||
+              /unexpected end|no progress/i.test(String((error as Error)?.message))
+            ? 'truncated'
+            : 'corrupt',
     });
+    // lzma-native stops at the padding and ignores what follows it; xz reads it all. A stream
+    // ends with its footer magic "YZ": the input must end there, or in whole padding words.
+    const tail = tracked.tail();
+    if (badPadding(tail) || tail.beforeZeros.subarray(-2).toString('latin1') !== 'YZ') {
+      throw decodeError('xz', 'trailing', 'the bytes after the last stream are not stream padding');
+    }
+    return result;
   }
+}
+
+/** The input ends in an xz stream footer ("YZ") and then zeros that are not a multiple of four. */
+function badPadding(tail: InputTail): boolean {
+  const zeros = tail.total - tail.lastNonZero - 1;
+  return zeros % 4 !== 0 && tail.beforeZeros.subarray(-2).toString('latin1') === 'YZ';
 }

@@ -14,12 +14,25 @@ const TAIL_BYTES = 1 << 20;
 export interface ZipEntry {
   name: string;
   method: number;
+  /** General purpose flags (bit 3: sizes in a data descriptor after the data). */
+  flags: number;
+  /** Length of the local header, name and extra field included. */
+  headerLength: number;
 }
 
 export interface ZipDirectory {
   entries: number;
   crc32: number;
   size: number;
+  compressedSize: number;
+  name: string;
+  /** Where the entry's local header is, by the directory. */
+  localOffset: number;
+  /** Where the central directory starts, and its length, by the end record. */
+  offset: number;
+  length: number;
+  /** Length of the one central directory record. */
+  recordLength: number;
 }
 
 /** Passes through the entry's compressed bytes; reports the header, then the central directory at the end. */
@@ -80,6 +93,7 @@ export class ZipEntryReader extends Transform {
         throw decodeError('zip', 'truncated', `${this.remaining} bytes of ${this.entry.name} are missing`);
       }
       this.directory = parseCentralDirectory(Buffer.concat(this.tail), this.tailStart);
+      checkAgreement(this.entry, this.directory);
       callback();
     } catch (error) {
       callback(error as Error);
@@ -130,7 +144,7 @@ export function parseLocalHeader(
       });
     compressedSize = Number.POSITIVE_INFINITY; // the deflate stream marks its own end
   }
-  return { entry: { name, method }, headerLength, compressedSize };
+  return { entry: { name, method, flags, headerLength }, headerLength, compressedSize };
 }
 
 function findZip64(extra: Buffer): Buffer | undefined {
@@ -148,12 +162,14 @@ function parseCentralDirectory(tail: Buffer, tailStart: number): ZipDirectory {
   if (eocd < 0 || tail.length - eocd < 22)
     throw decodeError('zip', 'truncated', 'the archive has no end-of-central-directory record');
   let entries = tail.readUInt16LE(eocd + 10);
+  let length = tail.readUInt32LE(eocd + 12);
   let offset = tail.readUInt32LE(eocd + 16);
-  if (offset === 0xffffffff || entries === 0xffff) {
+  if (offset === 0xffffffff || entries === 0xffff || length === 0xffffffff) {
     const record = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]), eocd);
     if (record < 0 || tail.readUInt32LE(record) !== EOCD64)
       throw decodeError('zip', 'corrupt', 'the zip64 end record is missing');
     entries = Number(tail.readBigUInt64LE(record + 32));
+    length = Number(tail.readBigUInt64LE(record + 40));
     offset = Number(tail.readBigUInt64LE(record + 48));
   }
   if (entries !== 1) {
@@ -168,12 +184,53 @@ function parseCentralDirectory(tail: Buffer, tailStart: number): ZipDirectory {
     throw decodeError('zip', 'corrupt', 'the central directory is not where the end record says');
   }
   const crc32 = tail.readUInt32LE(at + 16);
+  let compressedSize = tail.readUInt32LE(at + 20);
   let size = tail.readUInt32LE(at + 24);
   const nameLength = tail.readUInt16LE(at + 28);
   const extraLength = tail.readUInt16LE(at + 30);
-  if (size === 0xffffffff) {
-    const zip64 = findZip64(tail.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength));
-    if (zip64) size = Number(zip64.readBigUInt64LE(0));
+  const commentLength = tail.readUInt16LE(at + 32);
+  let localOffset = tail.readUInt32LE(at + 42);
+  if (at + 46 + nameLength + extraLength > tail.length)
+    throw decodeError('zip', 'corrupt', 'the central directory record is cut short');
+  const name = tail.toString('utf8', at + 46, at + 46 + nameLength);
+  // The zip64 extra holds, in this order, only the fields whose 32-bit value is 0xffffffff.
+  const zip64 = findZip64(tail.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength));
+  let field = 0;
+  const wide = (value: number) => {
+    if (value !== 0xffffffff || !zip64 || zip64.length < field + 8) return value;
+    const wider = Number(zip64.readBigUInt64LE(field));
+    field += 8;
+    return wider;
+  };
+  size = wide(size);
+  compressedSize = wide(compressedSize);
+  localOffset = wide(localOffset);
+  const recordLength = 46 + nameLength + extraLength + commentLength;
+  return { entries, crc32, size, compressedSize, name, localOffset, offset, length, recordLength };
+}
+
+/**
+ * The archive streamed is the one the directory describes: its one record names the entry at
+ * offset 0, the directory holds that record only, and it starts right after the entry's data
+ * (and data descriptor). Otherwise a reader going by the directory would see another file.
+ */
+function checkAgreement(entry: ZipEntry, dir: ZipDirectory): void {
+  const disagree = (detail: string) =>
+    decodeError('zip', 'corrupt', `its local entries and central directory disagree: ${detail}`);
+  if (dir.localOffset !== 0)
+    throw disagree(`the directory lists an entry at offset ${dir.localOffset}, not the one at the start`);
+  if (dir.name !== entry.name)
+    throw disagree(
+      `the directory names ${JSON.stringify(dir.name)}, the local header ${JSON.stringify(entry.name)}`,
+    );
+  if (dir.length !== dir.recordLength)
+    throw disagree(`the directory is ${dir.length} bytes, its one record ${dir.recordLength}`);
+  const end = entry.headerLength + dir.compressedSize;
+  // A data descriptor: 12 or 16 bytes (signature optional), 20 or 24 with zip64 sizes.
+  const gaps = entry.flags & 8 ? [12, 16, 20, 24] : [0];
+  if (!gaps.some((gap) => end + gap === dir.offset)) {
+    throw disagree(
+      `${dir.offset - end} bytes lie between the entry's data and the directory (another local entry?)`,
+    );
   }
-  return { entries, crc32, size };
 }

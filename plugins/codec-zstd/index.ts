@@ -23,7 +23,11 @@ const MAGIC = [
   ...Array.from({ length: 16 }, (_, i) => Uint8Array.of(0x50 + i, 0x2a, 0x4d, 0x18)),
 ];
 
-/** Decodes zstd (any number of frames) with `zstd -d` writing straight into the output, or zstd-napi. */
+/**
+ * Decodes zstd (any number of frames) with `zstd -d` writing straight into the output, or
+ * zstd-napi. Bytes after the last frame that start no frame, zeros included (zstd refuses them
+ * too), are DECOMPRESS_TRAILING_DATA in either mode.
+ */
 export default class ZstdCodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
   private readonly options: ZstdCodecOptions;
@@ -51,11 +55,21 @@ export default class ZstdCodecPlugin implements Plugin {
         command,
         args: ['-d', '-c', '-q', '--no-progress', sparse],
         direct: true,
+        // The first frame's magic was checked before decoding: an unknown one follows a frame.
+        classify: (stderr) =>
+          /unknown header|unsupported format/i.test(stderr)
+            ? 'trailing'
+            : /truncat|premature|unexpected end/i.test(stderr)
+              ? 'truncated'
+              : 'corrupt',
       });
     }
     return decodeInProcess(request, zstdDecoder(), {
-      classify: (error) =>
-        /ended|truncated/i.test((error as Error)?.message ?? '') ? 'truncated' : 'corrupt',
+      classify: (error) => {
+        const message = (error as Error)?.message ?? '';
+        if (/unknown frame descriptor/i.test(message)) return 'trailing';
+        return /ended|truncated/i.test(message) ? 'truncated' : 'corrupt';
+      },
     });
   }
 }

@@ -3,9 +3,19 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { isOcipullError, OcipullError, peek, type Unpacked } from 'ocipull';
 import tar from 'tar-stream';
+import { zstdDecoder } from '../codec-zstd/inprocess.js';
 import { checkEntry } from './entry.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** How the tar is compressed, by its first bytes (the media type is only a hint: bytes decide). */
+function compressionOf(head: Buffer): 'gzip' | 'zstd' | undefined {
+  const starts = (magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
+  if (starts(GZIP_MAGIC)) return 'gzip';
+  if (starts(ZSTD_MAGIC)) return 'zstd';
+  return undefined;
+}
 
 function asTarError(error: unknown): unknown {
   if (isOcipullError(error) || (error as Error)?.name === 'AbortError') return error;
@@ -14,19 +24,19 @@ function asTarError(error: unknown): unknown {
     `the tar layer is malformed: ${(error as Error)?.message ?? String(error)}`,
     {
       cause: error,
-      hint: 'the layer should be a tar (plain or gzip) holding exactly one regular file',
+      hint: 'the layer should be a tar (plain, gzip or zstd) holding exactly one regular file',
     },
   );
 }
 
 /**
- * Stream the single regular file out of a tar layer (plain or gzip), without a temp copy.
+ * Stream the single regular file out of a tar layer (plain, gzip or zstd), without a temp copy.
  * Resolves once the entry header is read. The returned stream ends only when the whole layer has
  * been read, so a second entry still fails it and the core's digest check sees every byte.
  */
 export async function extractSingleFile(input: Readable, signal: AbortSignal): Promise<Unpacked> {
-  const { head, stream: raw } = await peek(input, 2);
-  const gzipped = head.length === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+  const { head, stream: raw } = await peek(input, ZSTD_MAGIC.length);
+  const compression = compressionOf(head);
   const extract = tar.extract();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   let entries = 0;
@@ -94,7 +104,12 @@ export async function extractSingleFile(input: Readable, signal: AbortSignal): P
   const onAbort = () => fail(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
-  const stages = gzipped ? pipeline(raw, createGunzip(), extract) : pipeline(raw, extract);
+  const stages =
+    compression === 'gzip'
+      ? pipeline(raw, createGunzip(), extract)
+      : compression === 'zstd'
+        ? pipeline(raw, zstdDecoder(), extract)
+        : pipeline(raw, extract);
   stages.then(
     () => signal.removeEventListener('abort', onAbort),
     (error: unknown) => {

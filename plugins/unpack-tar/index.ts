@@ -5,7 +5,7 @@ const PLUGIN_NAME = 'ocipull-plugin-unpack-tar';
 
 /**
  * The older machine image format (podman's first OCI support): one layer built
- * `FROM scratch` + `COPY ./disk.qcow2.xz /disk.qcow2.xz`, i.e. a tar (plain or gzip) holding
+ * `FROM scratch` + `COPY ./disk.qcow2.xz /disk.qcow2.xz`, i.e. a tar (plain, gzip or zstd) holding
  * exactly one regular file whose name is the original file name.
  */
 export default class UnpackTarPlugin implements Plugin {

@@ -54,7 +54,13 @@ before(async () => {
   ({ dir, cleanup } = await tempDir('ocipull-oot-'));
   await mkdir(join(dir, 'node_modules'), { recursive: true });
   await symlink(repoRoot, join(dir, 'node_modules', 'ocipull'), 'dir');
-  disk = Buffer.concat([randomBytes(100_000), Buffer.alloc(64 * 1024), randomBytes(5000)]);
+  // Titled qcow2, so it starts as one: the puller checks the disk's magic against its title.
+  disk = Buffer.concat([
+    Buffer.from('QFI\xfb', 'latin1'),
+    randomBytes(100_000),
+    Buffer.alloc(64 * 1024),
+    randomBytes(5000),
+  ]);
   await writeFile(join(dir, 'disk.qcow2.gz'), gzipSync(disk));
   await writeFile(join(dir, 'memory-transport.mjs'), PLUGIN);
   await writeFile(

@@ -3,7 +3,9 @@
  * CLI on a layout that also holds container images, plus `mergeIndex` as data; and the fixture
  * builder: `pack` writes the same digests as the LayoutStore builder.
  */
+
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -95,7 +97,16 @@ describe('pack onto an existing tag', () => {
     ({ dir, cleanup } = await tempDir('ocipull-merge-'));
     qemu = await makeDisk(dir, { format: 'qcow2', sizeMiB: 8, dataMiB: 0.5, seed: 71, name: 'a.qcow2' });
     qemu2 = await makeDisk(dir, { format: 'qcow2', sizeMiB: 8, dataMiB: 0.5, seed: 72, name: 'b.qcow2' });
-    wsl = await makeDisk(dir, { format: 'raw', sizeMiB: 1, dataMiB: 0.5, seed: 73, name: 'rootfs.tar' });
+    // A wsl disk is a root filesystem tarball: pack checks for the tar header.
+    await makeDisk(dir, {
+      format: 'raw',
+      sizeMiB: 1,
+      dataMiB: 0.5,
+      seed: 73,
+      name: 'rootfs.img',
+    });
+    wsl = join(dir, 'rootfs.tar');
+    execFileSync('tar', ['-cf', wsl, '-C', dir, 'rootfs.img']);
   });
   after(() => cleanup());
 

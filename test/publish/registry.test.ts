@@ -24,6 +24,7 @@ describe('push to a real registry', () => {
   let plain: TestRegistry;
   let qcow2: string;
   let raw: string;
+  let vhdx: string;
   const env = () => ({
     HOME: join(dir, 'home'),
     REGISTRY_AUTH_FILE: '',
@@ -37,6 +38,8 @@ describe('push to a real registry', () => {
     plain = await startRegistry(join(dir, 'reg-plain'));
     qcow2 = await makeDisk(dir, { format: 'qcow2', sizeMiB: 16, dataMiB: 1, seed: 91, name: 'm.qcow2' });
     raw = await makeDisk(dir, { format: 'raw', sizeMiB: 16, dataMiB: 1, seed: 92, name: 'm.raw' });
+    // A hyperv entry carries a vhdx: the puller checks the disk's bytes against its title.
+    vhdx = await makeDisk(dir, { format: 'vhdx', sizeMiB: 16, dataMiB: 1, seed: 93, name: 'm.vhdx' });
   });
   after(async () => {
     await Promise.all([plain].map((r) => r?.stop()));
@@ -105,7 +108,7 @@ describe('push to a real registry', () => {
       tag: '6.0',
       nested: true,
       containerImages: true,
-      disks: [{ diskType: 'hyperv', arch: 'x86_64', path: await compress(qcow2, 'xz') }],
+      disks: [{ diskType: 'hyperv', arch: 'x86_64', path: await compress(vhdx, 'xz') }],
     });
     await pushLayout(layout.layoutDir, '6.0', plain.addr, 'podman/skopeo-pushed');
     const src = `docker://${plain.addr}/podman/skopeo-pushed:6.0`;
@@ -124,7 +127,7 @@ describe('push to a real registry', () => {
       join(dir, 'cache'),
     ]);
     assert.equal(pulled.code, 0, pulled.stderr);
-    assert.ok((await fsp.readFile(out)).equals(await fsp.readFile(qcow2)));
+    assert.ok((await fsp.readFile(out)).equals(await fsp.readFile(vhdx)));
 
     const copy = await cli(['copy', '--all', src, `docker://${plain.addr}/mirror/machine-os:6.0`, '--json']);
     assert.equal(copy.code, 0, copy.stderr);

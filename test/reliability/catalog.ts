@@ -62,7 +62,7 @@ export const SUITES: Suite[] = [
     title: 'Hostile tar layers',
     file: 'test/reliability/hostile-tar.test.ts',
     description:
-      'One-file tar layers built to escape, pulled end to end (plain and gzip each: two refusals per case). Nothing is written outside the output path, nor at it.',
+      'One-file tar layers built to escape, pulled end to end (plain, gzip and zstd each: three refusals per case). Nothing is written outside the output path, nor at it.',
   },
   {
     id: 'hostile-docs',
@@ -99,7 +99,7 @@ const tar = (id: string, title: string, code: string): ReliabilityCase => ({
   suite: 'hostile-tar',
   title,
   outcome: code,
-  refused: 2,
+  refused: 3,
 });
 
 export const CATALOG: ReliabilityCase[] = [

@@ -1,8 +1,9 @@
 /**
  * Hostile one-file tar layers, pulled end to end from an OCI layout: each is refused with its
- * code, plain and gzip-compressed, and nothing appears outside the output path (nor at it).
+ * code, plain, gzip- and zstd-compressed, and nothing appears outside the output path (nor at it).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,12 +122,17 @@ describe('hostile tar layers are refused and write nothing outside the output pa
   ];
 
   for (const c of cases) {
-    it(`${c.id}: ${c.code}, plain and gzip`, async () => {
+    it(`${c.id}: ${c.code}, plain, gzip and zstd`, async () => {
       let refused = 0;
       const plain = await tarOf(c.entries());
       for (const [variant, layer, mediaType] of [
         ['plain', plain, MediaTypes.ociLayerTar],
         ['gzip', gzipSync(plain), MediaTypes.ociLayerTarGzip],
+        [
+          'zstd',
+          execFileSync('zstd', ['-q', '-c'], { input: plain, maxBuffer: 1 << 28 }),
+          MediaTypes.ociLayerTarZstd,
+        ],
       ] as const) {
         const sandbox = join(tmp.dir, `${++n}-${variant}`);
         const out = join(sandbox, 'out');

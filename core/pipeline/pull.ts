@@ -127,6 +127,12 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
       outcome = await transferOnce(transfer);
     } catch (error) {
       if (!(error instanceof RetryFromSource)) throw error;
+      if (offline) {
+        throw new OcipullError('CACHE_CORRUPT', `${error.reason}; --offline cannot download it again`, {
+          hint: 'pull it once without --offline to fetch a good copy',
+          data: { digest: selection.layer.digest },
+        });
+      }
       orchestrator.log.warn(error.message);
       outcome = await transferOnce(transfer);
     }
@@ -179,7 +185,11 @@ interface TransferOutcome {
 }
 
 /** Thrown when what was reused (a cache entry, a partial) proved bad: retry once from the source. */
-class RetryFromSource extends Error {}
+class RetryFromSource extends Error {
+  constructor(readonly reason: string) {
+    super(`${reason}; downloading it again`);
+  }
+}
 
 /** A failure of unpacking or decoding: bad reused bytes may be the cause. */
 function decodeFailure(error: unknown): boolean {
@@ -471,25 +481,19 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     const suspect = !mismatch && !signal.aborted && decodeFailure(error);
     if (handle?.kind === 'hit' && suspect && !(await blobIntact(handle.blob))) {
       await t.cache?.evict(layer.digest);
-      throw new RetryFromSource(
-        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
-      );
+      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed`);
     }
     // A verified blob committed to the cache stays there when only the output failed after it.
     if (handle?.kind === 'miss' && !cacheCommitted) {
       const dropPartial = mismatch || (suspect && blob.resumedFrom() > 0);
       await handle.writer.abort(!dropPartial);
       if (dropPartial && blob.resumedFrom() > 0) {
-        throw new RetryFromSource(
-          `a resumed partial of ${layer.digest} did not verify; downloading it again from the start`,
-        );
+        throw new RetryFromSource(`a resumed partial of ${layer.digest} did not verify and has been removed`);
       }
     }
     if (handle?.kind === 'hit' && mismatch) {
       await t.cache?.evict(layer.digest);
-      throw new RetryFromSource(
-        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
-      );
+      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed`);
     }
     throw error;
   } finally {

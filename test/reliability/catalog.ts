@@ -11,7 +11,8 @@ export type SuiteId =
   | 'hostile-tar'
   | 'hostile-docs'
   | 'properties'
-  | 'secrets';
+  | 'secrets'
+  | 'storage';
 
 export interface ReliabilityCase {
   id: string;
@@ -83,6 +84,13 @@ export const SUITES: Suite[] = [
     file: 'test/reliability/secrets.test.ts',
     description:
       'Authenticated pulls from the real registry (htpasswd Basic and token auth) and the fake one; stdout, stderr, `--json`, `--debug` logs and error messages are scanned for the password and every token issued, and a redirect to another host must arrive without `Authorization`.',
+  },
+  {
+    id: 'storage',
+    title: 'Hostile storage',
+    file: 'test/reliability/storage.test.ts',
+    description:
+      'Pulls through the real CLI onto hostile storage built by the test: cache entries whose first bytes were overwritten, full filesystems (small tmpfs mounts) under the output and the cache, cache directories that are not usable, device nodes, FIFOs and sockets at the output path (made with mknod/mkfifo in the temp directory; a loop device on a temp file for the block case). Each ends with its code and one message (no stack trace), nothing at the output path but a complete disk, and a cache holding only verified blobs.',
   },
 ];
 
@@ -388,5 +396,15 @@ export const CATALOG: ReliabilityCase[] = [
     suite: 'concurrency',
     title: '6 CLI pulls of two images; 3 `cache prune --all` alongside',
     outcome: 'all byte-identical (entries in use are kept); `cache ls` = re-hash; no partial left',
+  },
+
+  {
+    id: 'storage.corrupt-head',
+    suite: 'storage',
+    title:
+      "cache entry's first 16 bytes overwritten (a zstd blob layer; the disk inside a one-file tar), pulled offline then online",
+    outcome:
+      'offline CACHE_CORRUPT (exit 5, the entry evicted, no output); online evicted and fetched again, byte-identical',
+    refused: 2,
   },
 ];

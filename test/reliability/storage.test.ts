@@ -1,0 +1,122 @@
+/**
+ * Hostile storage, through the real CLI: cache entries whose first bytes were overwritten, full
+ * filesystems (small tmpfs mounts) under the output and the cache, cache directories that are not
+ * usable directories, and device nodes, FIFOs and sockets at the output path (all made inside the
+ * test's own temp directory: the machine's own devices are never touched).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../support/cli.js';
+import { compress } from '../support/disks.js';
+import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
+import { tempDir } from '../support/paths.js';
+import { verifyCache } from './cache-check.js';
+import { ran } from './figures.js';
+import { exists, sha256File } from './support.js';
+
+const MiB = 1 << 20;
+
+/** A raw disk: random data around a run of zeros (so sparse writes make a hole). */
+async function rawDisk(path: string, dataMiB: number): Promise<string> {
+  const data = randomBytes(dataMiB * MiB);
+  await fsp.writeFile(
+    path,
+    Buffer.concat([
+      data.subarray(0, data.length >> 1),
+      Buffer.alloc(4 * MiB),
+      data.subarray(data.length >> 1),
+    ]),
+  );
+  return path;
+}
+
+function blobFile(cacheDir: string, digest: string): string {
+  const [algorithm, hex] = digest.split(':');
+  return join(cacheDir, 'blobs', algorithm!, hex!);
+}
+
+/** No stack trace, no unhandled event: a failure is one coded message. */
+function noCrash(stderr: string): void {
+  assert.doesNotMatch(stderr, /Unhandled|node:events|^\s+at /m, stderr);
+}
+
+describe('hostile storage', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let disk = '';
+  let blob: MachineOsLayout;
+  let tarred: MachineOsLayout;
+  let n = 0;
+
+  before(async () => {
+    tmp = await tempDir('ocipull-storage-');
+    disk = await rawDisk(join(tmp.dir, 'disk.raw'), 4);
+    const zst = await compress(disk, 'zstd');
+    const disks = [{ diskType: 'applehv', arch: 'x86_64' as const, path: zst }];
+    blob = await buildMachineOsLayout(join(tmp.dir, 'blob'), { tag: 'latest', nested: true, disks });
+    tarred = await buildMachineOsLayout(join(tmp.dir, 'tar'), {
+      tag: 'latest',
+      nested: true,
+      oneFileTar: true,
+      disks,
+    });
+  });
+  after(() => tmp.cleanup());
+
+  const fresh = (what: string) => join(tmp.dir, `${what}-${++n}`);
+  const pull = (layout: MachineOsLayout, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli(
+      [
+        'pull',
+        `oci-dir:${layout.layoutDir}:latest`,
+        '--arch',
+        'x86_64',
+        '--disk-type',
+        'applehv',
+        '--progress',
+        'none',
+        ...args,
+      ],
+      { cwd: tmp.dir, env },
+    );
+
+  it('a cache entry whose first bytes were overwritten is evicted: refetched online, CACHE_CORRUPT offline', async () => {
+    let refused = 0;
+    for (const layout of [blob, tarred]) {
+      const cache = fresh('cache');
+      const first = await pull(layout, ['-o', fresh('out'), '--cache-dir', cache]);
+      assert.equal(first.code, 0, first.stderr);
+      const entry = blobFile(cache, layout.disks[0]!.blobDigest);
+      const good = await fsp.readFile(entry);
+      // The disk's first bytes (after the tar header when the layer is a tar) made unrecognisable.
+      const at = layout === tarred ? 512 : 0;
+      const corrupt = Buffer.from(good);
+      corrupt.fill(0x5a, at, at + 16);
+      await fsp.writeFile(entry, corrupt);
+
+      const offlineOut = fresh('out');
+      const offline = await pull(layout, ['-o', offlineOut, '--cache-dir', cache, '--offline']);
+      noCrash(offline.stderr);
+      assert.equal(offline.code, 5, offline.stderr);
+      assert.match(offline.stderr, /CACHE_CORRUPT/);
+      assert.match(offline.stderr, /was corrupt and has been removed; --offline cannot download it again/);
+      assert.equal(await exists(entry), false, 'evicted');
+      assert.equal(await exists(offlineOut), false, 'no output');
+      refused++;
+
+      await fsp.writeFile(entry, corrupt);
+      const out = fresh('out');
+      const online = await pull(layout, ['-o', out, '--cache-dir', cache]);
+      noCrash(online.stderr);
+      assert.equal(online.code, 0, online.stderr);
+      assert.match(online.stderr, /was corrupt and has been removed; downloading it again/);
+      assert.equal(await sha256File(out), await sha256File(disk), 'byte-identical');
+      assert.deepEqual(await fsp.readFile(entry), good, 'the entry is good again');
+      await verifyCache(cache);
+    }
+    ran('storage.corrupt-head', { refused });
+  });
+});

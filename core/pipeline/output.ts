@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp, unlinkSync } from 'node:fs';
+import { constants, promises as fsp, fstatSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
 import type { DiskOutput } from '../types.js';
 import { BackgroundFlush } from './flush.js';
+import { describeNoSpace, spaceErrno } from './space.js';
 
 const BLOCK = 4096;
 const STAGE = 1 << 20;
@@ -27,14 +28,22 @@ function track(path: string): void {
   });
 }
 
-function outputError(target: string, error: unknown): OcipullError {
+function outputError(target: string, error: unknown, written?: number): OcipullError {
+  const space = spaceErrno(error);
+  if (error instanceof OcipullError && (!space || error.code === 'OUTPUT_FAILED')) return error;
   const code = (error as { code?: string }).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'its directory does not exist'
-      : code === 'ENOSPC'
-        ? 'the disk is full'
-        : (error as Error).message;
+  if (space) {
+    return new OcipullError(
+      'OUTPUT_FAILED',
+      `cannot write ${target}: ${describeNoSpace(space, dirname(target), { written })}`,
+      {
+        hint: `free space in ${dirname(target)}, or choose another -o; the disk needs more than the ${written ?? 0} bytes written so far`,
+        cause: error,
+        data: { errno: space, written },
+      },
+    );
+  }
+  const reason = code === 'ENOENT' ? 'its directory does not exist' : (error as Error).message;
   return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${reason}`, { cause: error });
 }
 
@@ -122,6 +131,23 @@ export class OutputFile implements DiskOutput {
     return this.written;
   }
 
+  /**
+   * The failure of a write into this output as the user should see it: a full filesystem or an
+   * exhausted quota is OUTPUT_FAILED naming the directory, whoever hit it (our writer, or a
+   * decoder child that printed "No space left on device" and exited). Anything else is returned
+   * unchanged.
+   */
+  explainFailure(error: unknown): unknown {
+    if (error instanceof OcipullError && (error.code === 'OUTPUT_FAILED' || error.code === 'CACHE_FAILED'))
+      return error;
+    if (!spaceErrno(error)) return error;
+    let size = this.written;
+    try {
+      size = Math.max(size, fstatSync(this.fd).size);
+    } catch {}
+    return outputError(this.target, error, size);
+  }
+
   /** Record bytes written by someone else (a child process writing to `fd`). */
   async syncSize(): Promise<number> {
     const { size } = await this.handle.stat();
@@ -180,7 +206,7 @@ export class OutputFile implements DiskOutput {
           output.written += chunk.length;
         })().then(
           () => callback(),
-          (e) => callback(outputError(output.target, e)),
+          (e) => callback(outputError(output.target, e, output.written)),
         );
       },
       final(callback) {
@@ -189,7 +215,7 @@ export class OutputFile implements DiskOutput {
             stage = Buffer.alloc(0);
             callback();
           },
-          (e) => callback(outputError(output.target, e)),
+          (e) => callback(outputError(output.target, e, output.written)),
         );
       },
     });
@@ -227,7 +253,7 @@ export class OutputFile implements DiskOutput {
       }
     } catch (error) {
       await this.discard();
-      throw error instanceof OcipullError ? error : outputError(this.target, error);
+      throw outputError(this.target, error, this.written);
     }
   }
 

@@ -468,6 +468,8 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       if (verdict.code === 'DIGEST_MISMATCH' || verdict.code === 'SIZE_MISMATCH') error = verdict;
     }
     if (abort.signal.aborted && abort.signal.reason instanceof OcipullError) error = abort.signal.reason;
+    // A full disk under the output is that, whichever decoder hit it (a child only prints it).
+    if (out && !signal.aborted) error = out.explainFailure(error);
     abort.abort(error);
     blob.stream.destroy();
     await out?.discard();
@@ -486,7 +488,14 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     // A verified blob committed to the cache stays there when only the output failed after it.
     if (handle?.kind === 'miss' && !cacheCommitted) {
       const dropPartial = mismatch || (suspect && blob.resumedFrom() > 0);
-      await handle.writer.abort(!dropPartial);
+      // The failure that got us here is the one to report, not a cleanup's (a full cache fails both).
+      await handle.writer
+        .abort(!dropPartial)
+        .catch((e: unknown) =>
+          orchestrator.log.warn(
+            `cache: cannot put the partial of ${layer.digest} aside: ${(e as Error).message}`,
+          ),
+        );
       if (dropPartial && blob.resumedFrom() > 0) {
         throw new RetryFromSource(`a resumed partial of ${layer.digest} did not verify and has been removed`);
       }

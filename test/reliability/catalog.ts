@@ -407,4 +407,19 @@ export const CATALOG: ReliabilityCase[] = [
       'offline CACHE_CORRUPT (exit 5, the entry evicted, no output); online evicted and fetched again, byte-identical',
     refused: 2,
   },
+  {
+    id: 'storage.output-full',
+    suite: 'storage',
+    title: 'output on a full 2 MiB tmpfs: zstd and xz, each with the child and the in-process decoder',
+    outcome: 'OUTPUT_FAILED (exit 8) naming the filesystem, free bytes and bytes written; nothing left on it',
+    refused: 4,
+  },
+  {
+    id: 'storage.cache-full',
+    suite: 'storage',
+    title: 'cache on a full 2 MiB tmpfs (child and in-process decoder)',
+    outcome:
+      "CACHE_FAILED (exit 8) naming the filesystem and the blob's size; no output, no partial, cache verified",
+    refused: 2,
+  },
 ];

@@ -34,6 +34,23 @@ async function rawDisk(path: string, dataMiB: number): Promise<string> {
   return path;
 }
 
+/** Run `body` with a `sizeMiB` tmpfs mounted at a new directory `dir` (unmounted after, whatever happens). */
+async function withTmpfs<T>(dir: string, sizeMiB: number, body: () => Promise<T>): Promise<T> {
+  await fsp.mkdir(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir]);
+  try {
+    return await body();
+  } finally {
+    execFileSync('umount', [dir]);
+  }
+}
+
+/** Every file under `dir` (recursively), relative names. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
 function blobFile(cacheDir: string, digest: string): string {
   const [algorithm, hex] = digest.split(':');
   return join(cacheDir, 'blobs', algorithm!, hex!);
@@ -49,6 +66,7 @@ describe('hostile storage', () => {
   let disk = '';
   let blob: MachineOsLayout;
   let tarred: MachineOsLayout;
+  let xz: MachineOsLayout;
   let n = 0;
 
   before(async () => {
@@ -57,6 +75,11 @@ describe('hostile storage', () => {
     const zst = await compress(disk, 'zstd');
     const disks = [{ diskType: 'applehv', arch: 'x86_64' as const, path: zst }];
     blob = await buildMachineOsLayout(join(tmp.dir, 'blob'), { tag: 'latest', nested: true, disks });
+    xz = await buildMachineOsLayout(join(tmp.dir, 'xz'), {
+      tag: 'latest',
+      nested: true,
+      disks: [{ diskType: 'applehv', arch: 'x86_64', path: await compress(disk, 'xz') }],
+    });
     tarred = await buildMachineOsLayout(join(tmp.dir, 'tar'), {
       tag: 'latest',
       nested: true,
@@ -118,5 +141,65 @@ describe('hostile storage', () => {
       await verifyCache(cache);
     }
     ran('storage.corrupt-head', { refused });
+  });
+
+  it('a full filesystem under the output is OUTPUT_FAILED naming it, with child and in-process decoders', async () => {
+    let refused = 0;
+    const full = fresh('full');
+    await withTmpfs(full, 2, async () => {
+      for (const layout of [blob, xz]) {
+        for (const mode of ['child', 'inprocess']) {
+          const out = join(full, 'disk.raw');
+          const result = await pull(layout, ['-o', out, '--cache-dir', fresh('cache')], {
+            OCIPULL_CODEC_MODE: mode,
+          });
+          noCrash(result.stderr);
+          assert.equal(result.code, 8, `${mode}: ${result.stderr}`);
+          assert.match(result.stderr, /OUTPUT_FAILED/);
+          assert.doesNotMatch(result.stderr, /DECOMPRESS_CORRUPT|published damaged/);
+          assert.ok(
+            result.stderr.includes(`no space left on the filesystem holding ${full} (ENOSPC)`),
+            result.stderr,
+          );
+          assert.match(result.stderr, /bytes free, after .* written/);
+          assert.deepEqual(await filesUnder(full), [], 'nothing left on the full filesystem');
+          refused++;
+        }
+      }
+    });
+    ran('storage.output-full', { refused });
+  });
+
+  it('a full filesystem under the cache is CACHE_FAILED naming it and the bytes the blob needs', async () => {
+    let refused = 0;
+    const full = fresh('full');
+    await withTmpfs(full, 2, async () => {
+      for (const mode of ['child', 'inprocess']) {
+        const cache = join(full, `cache-${mode}`);
+        const out = fresh('out');
+        const result = await pull(blob, ['-o', out, '--cache-dir', cache], { OCIPULL_CODEC_MODE: mode });
+        noCrash(result.stderr);
+        assert.equal(result.code, 8, `${mode}: ${result.stderr}`);
+        assert.match(result.stderr, /CACHE_FAILED/);
+        assert.ok(
+          result.stderr.includes(`no space left on the filesystem holding ${cache} (ENOSPC)`),
+          result.stderr,
+        );
+        assert.ok(
+          result.stderr.includes(`(${blob.disks[0]!.blobSize} bytes) needed`),
+          `the blob's size is named: ${result.stderr}`,
+        );
+        assert.equal(await exists(out), false, 'no output');
+        await verifyCache(cache);
+        assert.deepEqual(
+          (await filesUnder(cache)).filter((f) => f.includes('partials')),
+          [],
+          'a partial that could not be recorded is dropped',
+        );
+        await fsp.rm(cache, { recursive: true });
+        refused++;
+      }
+    });
+    ran('storage.cache-full', { refused });
   });
 });

@@ -422,4 +422,26 @@ export const CATALOG: ReliabilityCase[] = [
       "CACHE_FAILED (exit 8) naming the filesystem and the blob's size; no output, no partial, cache verified",
     refused: 2,
   },
+  {
+    id: 'storage.cache-dir',
+    suite: 'storage',
+    title:
+      '`--cache-dir` a plain file, a dangling symlink, a path under a plain file, on a read-only bind mount',
+    outcome: 'CACHE_FAILED (exit 8) naming the directory and what is wrong with it; no output',
+    refused: 4,
+  },
+  {
+    id: 'storage.prune-readonly',
+    suite: 'storage',
+    title: '`cache prune --all` on a cache mounted read-only',
+    outcome: 'CACHE_FAILED (exit 8, read-only filesystem named); `cache ls` still lists the entry',
+    refused: 1,
+  },
+  {
+    id: 'storage.stale-temps',
+    suite: 'storage',
+    title:
+      "another user's stale output temps beside the output (a directory; an immutable file) and a plain file at the blob's lock path",
+    outcome: 'byte-identical; what cannot be removed is skipped, the lock debris replaced',
+  },
 ];

@@ -51,6 +51,15 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
 function blobFile(cacheDir: string, digest: string): string {
   const [algorithm, hex] = digest.split(':');
   return join(cacheDir, 'blobs', algorithm!, hex!);
@@ -201,5 +210,103 @@ describe('hostile storage', () => {
       }
     });
     ran('storage.cache-full', { refused });
+  });
+
+  it('a --cache-dir that is not a usable directory is CACHE_FAILED saying what is wrong with it', async () => {
+    const base = fresh('bad');
+    await fsp.mkdir(base);
+    const file = join(base, 'file');
+    await fsp.writeFile(file, 'not a directory');
+    const dangling = join(base, 'dangling');
+    await fsp.symlink(join(base, 'nowhere'), dangling);
+    const readonly = join(base, 'readonly');
+    await fsp.mkdir(readonly);
+    const cases: Array<[string, RegExp]> = [
+      [file, /is a plain file, not a directory/],
+      [dangling, /is a symlink to .*nowhere, which does not exist/],
+      [join(file, 'cache'), /is a plain file, not a directory/],
+      [join(readonly, 'cache'), /is on a read-only filesystem/],
+    ];
+    // Root writes anywhere: a read-only bind mount is what refuses it.
+    execFileSync('mount', ['--bind', readonly, readonly]);
+    let refused = 0;
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', readonly]);
+      for (const [dir, what] of cases) {
+        const out = fresh('out');
+        const result = await pull(blob, ['-o', out, '--cache-dir', dir]);
+        noCrash(result.stderr);
+        assert.equal(result.code, 8, result.stderr);
+        assert.match(result.stderr, /CACHE_FAILED/);
+        assert.ok(result.stderr.includes(`cache ${dir}: cannot`), result.stderr);
+        assert.match(result.stderr, what);
+        assert.equal(await exists(out), false);
+        refused++;
+      }
+    } finally {
+      execFileSync('umount', [readonly]);
+    }
+    assert.equal(await fsp.readFile(file, 'utf8'), 'not a directory', 'the file is untouched');
+    ran('storage.cache-dir', { refused });
+  });
+
+  it('cache prune on a read-only cache is CACHE_FAILED and removes nothing', async () => {
+    const cache = fresh('cache');
+    const first = await pull(blob, ['-o', fresh('out'), '--cache-dir', cache]);
+    assert.equal(first.code, 0, first.stderr);
+    // Locks live in the cache: without them nothing may be removed.
+    await fsp.rm(join(cache, 'ocipull', 'locks'), { recursive: true, force: true });
+    execFileSync('mount', ['--bind', cache, cache]);
+    let prune: Awaited<ReturnType<typeof runCli>>;
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', cache]);
+      prune = await runCli(['cache', 'prune', '--all', '--cache-dir', cache], { cwd: tmp.dir });
+    } finally {
+      execFileSync('umount', [cache]);
+    }
+    noCrash(prune.stderr);
+    assert.equal(prune.code, 8, prune.stderr);
+    assert.match(prune.stderr, /CACHE_FAILED/);
+    assert.match(prune.stderr, /is on a read-only filesystem/);
+    const ls = await runCli(['cache', 'ls', '--json', '--cache-dir', cache], { cwd: tmp.dir });
+    assert.equal(JSON.parse(ls.stdout).entries.length, 1, 'the entry is still listed');
+    await verifyCache(cache);
+    ran('storage.prune-readonly', { refused: 1 });
+  });
+
+  it("another user's stale temp files and lock debris never block a pull", async () => {
+    const shared = fresh('shared');
+    await fsp.mkdir(shared, { mode: 0o1777 });
+    await fsp.chmod(shared, 0o1777);
+    let dead = 4_194_000;
+    while (alive(dead)) dead--;
+    // A dead run's temp that is a directory, and one that cannot be removed (immutable), both another user's.
+    const asDir = join(shared, `.disk.raw.${dead}-0badc0de.ocipull-tmp`);
+    await fsp.mkdir(asDir);
+    await fsp.writeFile(join(asDir, 'inside'), 'x');
+    const stuck = join(shared, `.disk.raw.${dead}-deadbeef.ocipull-tmp`);
+    await fsp.writeFile(stuck, 'stale');
+    for (const p of [asDir, stuck]) await fsp.chown(p, 65534, 65534);
+    execFileSync('chattr', ['+i', stuck]);
+    // A plain file where the blob's lock directory goes, old enough to look stale.
+    const cache = fresh('cache');
+    const [algorithm, hex] = blob.disks[0]!.blobDigest.split(':');
+    const lock = join(cache, 'ocipull', 'locks', algorithm!, `${hex}.lock`);
+    await fsp.mkdir(join(lock, '..'), { recursive: true });
+    await fsp.writeFile(lock, 'debris');
+    await fsp.chown(lock, 65534, 65534);
+    await fsp.utimes(lock, new Date(2020, 0, 1), new Date(2020, 0, 1));
+    try {
+      const out = join(shared, 'disk.raw');
+      const result = await pull(blob, ['-o', out, '--cache-dir', cache]);
+      noCrash(result.stderr);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256File(out), await sha256File(disk), 'byte-identical');
+      assert.ok(await exists(stuck), 'what cannot be removed is skipped');
+      await verifyCache(cache);
+    } finally {
+      execFileSync('chattr', ['-i', stuck]);
+    }
+    ran('storage.stale-temps', {});
   });
 });

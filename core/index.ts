@@ -76,6 +76,7 @@ export { OutputFile } from './pipeline/output.js';
 export { peek } from './pipeline/peek.js';
 export { majorMinor, type PullRequest } from './pipeline/pull.js';
 export { parseSourceRef, readAll } from './pipeline/source.js';
+export { describeNoSpace, formatSize, freeBytes, spaceErrno } from './pipeline/space.js';
 export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
 export { isDestination, openDestination } from './publish/destination.js';
 export {

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp, unlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, promises as fsp, fstatSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
 import type { DiskOutput } from '../types.js';
 import { BackgroundFlush } from './flush.js';
+import { describeNoSpace, spaceErrno } from './space.js';
 
 const BLOCK = 4096;
 const STAGE = 1 << 20;
@@ -27,14 +28,22 @@ function track(path: string): void {
   });
 }
 
-function outputError(target: string, error: unknown): OcipullError {
+function outputError(target: string, error: unknown, written?: number): OcipullError {
+  const space = spaceErrno(error);
+  if (error instanceof OcipullError && (!space || error.code === 'OUTPUT_FAILED')) return error;
   const code = (error as { code?: string }).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'its directory does not exist'
-      : code === 'ENOSPC'
-        ? 'the disk is full'
-        : (error as Error).message;
+  if (space) {
+    return new OcipullError(
+      'OUTPUT_FAILED',
+      `cannot write ${target}: ${describeNoSpace(space, dirname(target), { written })}`,
+      {
+        hint: `free space in ${dirname(target)}, or choose another -o; the disk needs more than the ${written ?? 0} bytes written so far`,
+        cause: error,
+        data: { errno: space, written },
+      },
+    );
+  }
+  const reason = code === 'ENOENT' ? 'its directory does not exist' : (error as Error).message;
   return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${reason}`, { cause: error });
 }
 
@@ -47,12 +56,32 @@ function alive(pid: number): boolean {
   }
 }
 
+const NAME_MAX = 255;
+const SUFFIX = '.ocipull-tmp';
+
+/**
+ * The start of this target's temp names: `.<name>.`, with a long name cut and a hash of it added
+ * so that `<prefix><pid>-<random>.ocipull-tmp` stays within NAME_MAX (255 bytes) whatever the
+ * output's name.
+ */
+function tempPrefix(target: string): string {
+  const name = basename(target);
+  const room = NAME_MAX - Buffer.byteLength(`..${'9'.repeat(10)}-${'f'.repeat(8)}${SUFFIX}`);
+  if (Buffer.byteLength(name) <= room) return `.${name}.`;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 12);
+  let cut = name;
+  while (Buffer.byteLength(cut) > room - hash.length - 1) cut = cut.slice(0, -1);
+  return `.${cut}~${hash}.`;
+}
+
 /**
  * Remove temp files left beside `target` by runs that were killed (SIGKILL, power loss), i.e.
- * whose process no longer exists. Files of live runs are left alone.
+ * whose process no longer exists. Files of live runs are left alone, and so is what this user
+ * cannot remove (another user's, in a shared directory) or what is not a plain file: such
+ * leftovers never block a pull, since every run's temp name is its own.
  */
 async function removeOrphans(target: string): Promise<void> {
-  const prefix = `.${basename(target)}.`;
+  const prefix = tempPrefix(target);
   let names: string[];
   try {
     names = await fsp.readdir(dirname(target));
@@ -60,10 +89,14 @@ async function removeOrphans(target: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.ocipull-tmp')) continue;
+    if (!name.startsWith(prefix) || !name.endsWith(SUFFIX)) continue;
     const pid = Number(/^(\d+)-[0-9a-f]+\.ocipull-tmp$/.exec(name.slice(prefix.length))?.[1]);
-    if (pid > 0 && pid !== process.pid && !alive(pid)) {
-      await fsp.rm(join(dirname(target), name), { force: true });
+    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    const path = join(dirname(target), name);
+    try {
+      if ((await fsp.lstat(path)).isFile()) await fsp.rm(path, { force: true });
+    } catch {
+      // not ours to remove: skipped
     }
   }
 }
@@ -105,21 +138,42 @@ export class OutputFile implements DiskOutput {
   static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
     await OutputFile.checkTarget(target, options.replace);
     await removeOrphans(target);
-    const temp = join(
-      dirname(target),
-      `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.ocipull-tmp`,
-    );
-    try {
-      const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
-      track(temp);
-      return new OutputFile(target, temp, handle.fd, options.sparse, options.replace, handle);
-    } catch (error) {
-      throw outputError(target, error);
+    for (let attempt = 0; ; attempt++) {
+      const temp = join(
+        dirname(target),
+        `${tempPrefix(target)}${process.pid}-${randomBytes(4).toString('hex')}${SUFFIX}`,
+      );
+      try {
+        const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
+        track(temp);
+        return new OutputFile(target, temp, handle.fd, options.sparse, options.replace, handle);
+      } catch (error) {
+        // Someone else's file under our would-be name (a planted one): take another name.
+        if ((error as { code?: string }).code === 'EEXIST' && attempt < 8) continue;
+        throw outputError(target, error);
+      }
     }
   }
 
   get bytesWritten(): number {
     return this.written;
+  }
+
+  /**
+   * The failure of a write into this output as the user should see it: a full filesystem or an
+   * exhausted quota is OUTPUT_FAILED naming the directory, whoever hit it (our writer, or a
+   * decoder child that printed "No space left on device" and exited). Anything else is returned
+   * unchanged.
+   */
+  explainFailure(error: unknown): unknown {
+    if (error instanceof OcipullError && (error.code === 'OUTPUT_FAILED' || error.code === 'CACHE_FAILED'))
+      return error;
+    if (!spaceErrno(error)) return error;
+    let size = this.written;
+    try {
+      size = Math.max(size, fstatSync(this.fd).size);
+    } catch {}
+    return outputError(this.target, error, size);
   }
 
   /** Record bytes written by someone else (a child process writing to `fd`). */
@@ -180,7 +234,7 @@ export class OutputFile implements DiskOutput {
           output.written += chunk.length;
         })().then(
           () => callback(),
-          (e) => callback(outputError(output.target, e)),
+          (e) => callback(outputError(output.target, e, output.written)),
         );
       },
       final(callback) {
@@ -189,7 +243,7 @@ export class OutputFile implements DiskOutput {
             stage = Buffer.alloc(0);
             callback();
           },
-          (e) => callback(outputError(output.target, e)),
+          (e) => callback(outputError(output.target, e, output.written)),
         );
       },
     });
@@ -227,7 +281,7 @@ export class OutputFile implements DiskOutput {
       }
     } catch (error) {
       await this.discard();
-      throw error instanceof OcipullError ? error : outputError(this.target, error);
+      throw outputError(this.target, error, this.written);
     }
   }
 

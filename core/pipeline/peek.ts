@@ -21,6 +21,14 @@ export async function peek(input: Readable, n: number): Promise<{ head: Buffer; 
   }
   const head = Buffer.concat(chunks).subarray(0, n);
   const output = new PassThrough({ highWaterMark: 1 << 20 });
+  // The caller may fail on the head before it reads the rest (a codec mismatch): the input's
+  // failure then destroys a stream nobody listens to yet, which must not crash the process.
+  // Whoever reads it later still gets the error.
+  output.on('error', () => {});
+  // The caller may fail on the head before it reads the rest (a codec mismatch): the input's
+  // failure then destroys a stream nobody listens to yet, which must not crash the process.
+  // Whoever reads it later still gets the error.
+  output.on('error', () => {});
   (async () => {
     for (const chunk of chunks) if (!output.write(chunk)) await onceDrain(output);
     if (!done) {

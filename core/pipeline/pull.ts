@@ -128,6 +128,12 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
       outcome = await transferOnce(transfer);
     } catch (error) {
       if (!(error instanceof RetryFromSource)) throw error;
+      if (offline) {
+        throw new OcipullError('CACHE_CORRUPT', `${error.reason}; --offline cannot download it again`, {
+          hint: 'pull it once without --offline to fetch a good copy',
+          data: { digest: selection.layer.digest },
+        });
+      }
       orchestrator.log.warn(error.message);
       outcome = await transferOnce(transfer);
     }
@@ -180,7 +186,11 @@ interface TransferOutcome {
 }
 
 /** Thrown when what was reused (a cache entry, a partial) proved bad: retry once from the source. */
-class RetryFromSource extends Error {}
+class RetryFromSource extends Error {
+  constructor(readonly reason: string) {
+    super(`${reason}; downloading it again`);
+  }
+}
 
 /** A failure of unpacking or decoding: bad reused bytes may be the cause. */
 function decodeFailure(error: unknown): boolean {
@@ -485,6 +495,8 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       if (verdict.code === 'DIGEST_MISMATCH' || verdict.code === 'SIZE_MISMATCH') error = verdict;
     }
     if (abort.signal.aborted && abort.signal.reason instanceof OcipullError) error = abort.signal.reason;
+    // A full disk under the output is that, whichever decoder hit it (a child only prints it).
+    if (out && !signal.aborted) error = out.explainFailure(error);
     abort.abort(error);
     blob.stream.destroy();
     await out?.discard();
@@ -498,25 +510,26 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
     const suspect = !mismatch && !signal.aborted && decodeFailure(error);
     if (handle?.kind === 'hit' && suspect && !(await blobIntact(handle.blob))) {
       await t.cache?.evict(layer.digest);
-      throw new RetryFromSource(
-        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
-      );
+      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed`);
     }
     // A verified blob committed to the cache stays there when only the output failed after it.
     if (handle?.kind === 'miss' && !cacheCommitted) {
       const dropPartial = mismatch || (suspect && blob.resumedFrom() > 0);
-      await handle.writer.abort(!dropPartial);
-      if (dropPartial && blob.resumedFrom() > 0) {
-        throw new RetryFromSource(
-          `a resumed partial of ${layer.digest} did not verify; downloading it again from the start`,
+      // The failure that got us here is the one to report, not a cleanup's (a full cache fails both).
+      await handle.writer
+        .abort(!dropPartial)
+        .catch((e: unknown) =>
+          orchestrator.log.warn(
+            `cache: cannot put the partial of ${layer.digest} aside: ${(e as Error).message}`,
+          ),
         );
+      if (dropPartial && blob.resumedFrom() > 0) {
+        throw new RetryFromSource(`a resumed partial of ${layer.digest} did not verify and has been removed`);
       }
     }
     if (handle?.kind === 'hit' && mismatch) {
       await t.cache?.evict(layer.digest);
-      throw new RetryFromSource(
-        `cache entry ${layer.digest} was corrupt and has been removed; downloading it again`,
-      );
+      throw new RetryFromSource(`cache entry ${layer.digest} was corrupt and has been removed`);
     }
     throw error;
   } finally {

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import type {
   BlobCache,
   CachedBlob,
@@ -15,9 +16,10 @@ import type {
 } from 'ocipull';
 import { LayoutStore } from 'ocipull';
 import { keepDecoded, restoreDecoded } from './decoded.js';
+import { cacheDirError } from './diagnose.js';
 import { acquireLock, type Release } from './lock.js';
 import { openOffline, remember } from './offline.js';
-import { CachePaths, cacheError, digestsIn, errnoOf } from './paths.js';
+import { CachePaths, digestsIn, errnoOf } from './paths.js';
 import { applyPolicy, prune, removeEntry } from './policy.js';
 import { type BlobRecord, entryInfo, readRecord, updateRecord } from './records.js';
 import type { CacheSettings } from './settings.js';
@@ -49,20 +51,29 @@ export class DiskCache implements BlobCache {
 
   /** The layout, created on first use. */
   store(): Promise<LayoutStore> {
-    this.storePromise ??= LayoutStore.init(this.dir).catch((error: unknown) => {
+    this.storePromise ??= (async () => {
+      // Private to its owner, as containers' storage is: other users see no disks, no sources.
+      await fsp.mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true, mode: 0o700 });
+      return LayoutStore.init(this.dir);
+    })().catch(async (error: unknown) => {
       this.storePromise = undefined;
-      throw cacheError(this.dir, 'create the cache layout', error);
+      throw await cacheDirError(this.dir, 'create the cache layout', error);
     });
     return this.storePromise;
   }
 
-  lock(digest: string, signal?: AbortSignal): Promise<Release> {
-    return acquireLock(this.paths.lock(digest), {
-      staleMs: this.settings.lockStaleMs,
-      log: this.log,
-      what: digest,
-      signal,
-    });
+  async lock(digest: string, signal?: AbortSignal): Promise<Release> {
+    try {
+      return await acquireLock(this.paths.lock(digest), {
+        staleMs: this.settings.lockStaleMs,
+        log: this.log,
+        what: digest,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw await cacheDirError(this.dir, `lock ${digest}`, error);
+    }
   }
 
   async peek(descriptor: Descriptor): Promise<CachedBlob | undefined> {
@@ -95,7 +106,7 @@ export class DiskCache implements BlobCache {
       return { kind: 'miss', writer };
     } catch (error) {
       await release();
-      throw cacheError(this.dir, `open ${descriptor.digest}`, error);
+      throw await cacheDirError(this.dir, `open ${descriptor.digest}`, error);
     }
   }
 
@@ -170,8 +181,12 @@ export class DiskCache implements BlobCache {
     await applyPolicy(this, digest, origin);
   }
 
-  prune(options: CachePruneOptions): Promise<CachePruneResult> {
-    return prune(this, options);
+  async prune(options: CachePruneOptions): Promise<CachePruneResult> {
+    try {
+      return await prune(this, options);
+    } catch (error) {
+      throw await cacheDirError(this.dir, 'prune', error);
+    }
   }
 
   remember(request: CacheRememberRequest): Promise<void> {

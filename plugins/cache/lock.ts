@@ -1,11 +1,29 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'ocipull';
+import { type Logger, OcipullError } from 'ocipull';
 import lockfile from 'proper-lockfile';
 import { errnoOf } from './paths.js';
 
 export type Release = () => Promise<void>;
+
+/**
+ * A lock is a directory; anything else at its path (a file left by another tool or user, an old
+ * version's lock file) would block every pull of that digest: it is removed, or named.
+ */
+async function clearDebris(path: string): Promise<void> {
+  const stat = await fsp.lstat(path).catch(() => undefined);
+  if (!stat || stat.isDirectory()) return;
+  try {
+    await fsp.rm(path, { force: true });
+  } catch (error) {
+    throw new OcipullError(
+      'CACHE_FAILED',
+      `cache lock ${path} is not a lock directory (a ${stat.isSymbolicLink() ? 'symlink' : 'plain file'} owned by uid ${stat.uid}) and cannot be removed: ${(error as Error).message}`,
+      { hint: 'remove it (its owner or root can), or choose another --cache-dir', cause: error },
+    );
+  }
+}
 
 const POLL_MS = 150;
 
@@ -18,7 +36,8 @@ export async function acquireLock(
   path: string,
   options: { staleMs: number; log: Logger; what: string; signal?: AbortSignal },
 ): Promise<Release> {
-  await fsp.mkdir(dirname(path), { recursive: true });
+  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await clearDebris(path);
   let told = false;
   for (;;) {
     options.signal?.throwIfAborted();
@@ -52,7 +71,8 @@ export async function acquireLock(
 
 /** Take the lock only if nobody holds it (eviction skips entries in use). */
 export async function tryLock(path: string, staleMs: number): Promise<Release | undefined> {
-  await fsp.mkdir(dirname(path), { recursive: true });
+  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await clearDebris(path);
   try {
     const release = await lockfile.lock(path, {
       realpath: false,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { layoutBlobPath, OcipullError, parseDigest } from 'ocipull';
+import { describeNoSpace, layoutBlobPath, OcipullError, parseDigest, spaceErrno } from 'ocipull';
 
 /**
  * Where things live in a cache directory. The directory is an OCI image layout (`oci-layout`,
@@ -54,8 +54,25 @@ export function errnoOf(error: unknown): string | undefined {
   return (error as { code?: string })?.code;
 }
 
-export function cacheError(dir: string, action: string, error: unknown): OcipullError {
-  if (error instanceof OcipullError) return error;
+export function cacheError(
+  dir: string,
+  action: string,
+  error: unknown,
+  facts: { written?: number; needed?: number } = {},
+): OcipullError {
+  if (error instanceof OcipullError && error.code !== 'OUTPUT_FAILED') return error;
+  const space = spaceErrno(error);
+  if (space) {
+    return new OcipullError(
+      'CACHE_FAILED',
+      `cache ${dir}: cannot ${action}: ${describeNoSpace(space, dir, facts)}`,
+      {
+        hint: `free space in ${dir} (ocipull cache prune --all empties the cache), or choose another --cache-dir`,
+        cause: error,
+        data: { errno: space, ...facts },
+      },
+    );
+  }
   return new OcipullError('CACHE_FAILED', `cache ${dir}: cannot ${action}: ${(error as Error).message}`, {
     hint: 'check the permissions and free space of the cache directory, or choose another with --cache-dir',
     cause: error,

@@ -10,7 +10,7 @@ import {
   type Logger,
 } from 'ocipull';
 import type { Release } from './lock.js';
-import { type CachePaths, errnoOf, readJson, writeJsonAtomic } from './paths.js';
+import { type CachePaths, cacheError, errnoOf, readJson, writeJsonAtomic } from './paths.js';
 import { ifRangeOf, newRecord, type PartialRecord, readRecord, writeRecord } from './records.js';
 
 const RECORD_EVERY_MS = 2000;
@@ -100,9 +100,16 @@ export class PartialWriter implements CacheWriter {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    await this.handle.write(chunk);
-    this.position += chunk.length;
-    if (Date.now() - this.lastRecord >= RECORD_EVERY_MS) await this.saveRecord();
+    try {
+      await this.handle.write(chunk);
+      this.position += chunk.length;
+      if (Date.now() - this.lastRecord >= RECORD_EVERY_MS) await this.saveRecord();
+    } catch (error) {
+      throw cacheError(this.context.paths.dir, `write ${this.descriptor.digest}`, error, {
+        written: this.position,
+        needed: this.descriptor.size,
+      });
+    }
   }
 
   async commit(): Promise<CachedBlob> {
@@ -121,6 +128,8 @@ export class PartialWriter implements CacheWriter {
       await fsp.rm(paths.partialRecord(digest), { force: true });
       this.context.onCommit(digest);
       return blobAt(this.descriptor, final);
+    } catch (error) {
+      throw cacheError(paths.dir, `commit ${digest}`, error, { needed: this.descriptor.size });
     } finally {
       await this.release();
     }
@@ -131,12 +140,22 @@ export class PartialWriter implements CacheWriter {
     const digest = this.descriptor.digest;
     try {
       await this.close();
+      let kept = false;
       if (keepPartial && this.position > 0) {
-        await this.saveRecord(true);
-        this.context.log.info(
-          `cache: kept ${this.position} of ${this.descriptor.size} bytes of ${digest}; the next pull resumes there`,
-        );
-      } else {
+        try {
+          await this.saveRecord(true);
+          kept = true;
+          this.context.log.info(
+            `cache: kept ${this.position} of ${this.descriptor.size} bytes of ${digest}; the next pull resumes there`,
+          );
+        } catch (error) {
+          // A partial without its record is never resumed: drop it (a full cache gets its space back).
+          this.context.log.warn(
+            `cache: cannot record the partial of ${digest} (${(error as Error).message}); discarding it`,
+          );
+        }
+      }
+      if (!kept) {
         await fsp.rm(paths.partial(digest), { force: true });
         await fsp.rm(paths.partialRecord(digest), { force: true });
       }

@@ -12,7 +12,8 @@ export type SuiteId =
   | 'hostile-docs'
   | 'properties'
   | 'hostile-layout'
-  | 'secrets';
+  | 'secrets'
+  | 'storage';
 
 export interface ReliabilityCase {
   id: string;
@@ -91,6 +92,13 @@ export const SUITES: Suite[] = [
     file: 'test/reliability/secrets.test.ts',
     description:
       'Authenticated pulls from the real registry (htpasswd Basic and token auth) and the fake one; stdout, stderr, `--json`, `--debug` logs and error messages are scanned for the password and every token issued, and a redirect to another host must arrive without `Authorization`.',
+  },
+  {
+    id: 'storage',
+    title: 'Hostile storage',
+    file: 'test/reliability/storage.test.ts',
+    description:
+      'Pulls through the real CLI onto hostile storage built by the test: cache entries whose first bytes were overwritten, full filesystems (small tmpfs mounts) under the output and the cache, cache directories that are not usable, device nodes, FIFOs and sockets at the output path (made with mknod/mkfifo in the temp directory; a loop device on a temp file for the block case). Each ends with its code and one message (no stack trace), nothing at the output path but a complete disk, and a cache holding only verified blobs.',
   },
 ];
 
@@ -457,5 +465,51 @@ export const CATALOG: ReliabilityCase[] = [
     outcome:
       'NO_MATCHING_DISK after walking each index once; copy --all copies 300 manifests once each; INDEX_TOO_LARGE naming the 10000 limit (pull and copy)',
     refused: 3,
+  },
+  {
+    id: 'storage.corrupt-head',
+    suite: 'storage',
+    title:
+      "cache entry's first 16 bytes overwritten (a zstd blob layer; the disk inside a one-file tar), pulled offline then online",
+    outcome:
+      'offline CACHE_CORRUPT (exit 5, the entry evicted, no output); online evicted and fetched again, byte-identical',
+    refused: 2,
+  },
+  {
+    id: 'storage.output-full',
+    suite: 'storage',
+    title: 'output on a full 2 MiB tmpfs: zstd and xz, each with the child and the in-process decoder',
+    outcome: 'OUTPUT_FAILED (exit 8) naming the filesystem, free bytes and bytes written; nothing left on it',
+    refused: 4,
+  },
+  {
+    id: 'storage.cache-full',
+    suite: 'storage',
+    title: 'cache on a full 2 MiB tmpfs (child and in-process decoder)',
+    outcome:
+      "CACHE_FAILED (exit 8) naming the filesystem and the blob's size; no output, no partial, cache verified",
+    refused: 2,
+  },
+  {
+    id: 'storage.cache-dir',
+    suite: 'storage',
+    title:
+      '`--cache-dir` a plain file, a dangling symlink, a path under a plain file, on a read-only bind mount',
+    outcome: 'CACHE_FAILED (exit 8) naming the directory and what is wrong with it; no output',
+    refused: 4,
+  },
+  {
+    id: 'storage.prune-readonly',
+    suite: 'storage',
+    title: '`cache prune --all` on a cache mounted read-only',
+    outcome: 'CACHE_FAILED (exit 8, read-only filesystem named); `cache ls` still lists the entry',
+    refused: 1,
+  },
+  {
+    id: 'storage.stale-temps',
+    suite: 'storage',
+    title:
+      "another user's stale output temps beside the output (a directory; an immutable file) and a plain file at the blob's lock path",
+    outcome: 'byte-identical; what cannot be removed is skipped, the lock debris replaced',
   },
 ];

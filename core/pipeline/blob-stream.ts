@@ -81,6 +81,9 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
     }
     let failures = 0;
     let reconnects = 0;
+    // The If-Range validator: the partial's from an earlier run, then the latest answer's (a strong
+    // ETag, else Last-Modified), so a reconnect inside this run is conditional too.
+    let validator = writer?.ifRange;
     let paused = position * 2 >= descriptor.size;
     while (position < descriptor.size) {
       signal.throwIfAborted();
@@ -92,7 +95,7 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
           descriptor,
           position,
           signal,
-          position > 0 ? writer?.ifRange : undefined,
+          position > 0 ? validator : undefined,
         );
         if (response.offset > position) {
           throw new OcipullError(
@@ -100,6 +103,8 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
             `asked for ${descriptor.digest} from byte ${position}, got bytes from ${response.offset}`,
           );
         }
+        const strong = response.etag && !response.etag.startsWith('W/') ? response.etag : undefined;
+        validator = strong ?? response.lastModified ?? validator;
         await writer?.describe({
           url: response.url,
           etag: response.etag,

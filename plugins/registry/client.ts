@@ -93,6 +93,12 @@ export class RegistryClient {
       } catch {
         throw httpsError;
       }
+      // An HTTPS server answering the plain request (Go's registry: 400 "Client sent an HTTP
+      // request to an HTTPS server") is no registry over HTTP: the HTTPS failure is the real one.
+      if (response.status !== 200 && response.status !== 401) {
+        await discard(response);
+        throw httpsError;
+      }
     }
     if (isHtml(response)) {
       await discard(response);

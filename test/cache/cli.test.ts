@@ -1,8 +1,9 @@
 /**
- * The cache through the real CLI against the in-process registry: hits cost no blob bytes, a
- * download killed with SIGKILL resumes where it stopped, four concurrent pulls download once,
- * --offline and an unreachable registry are served from the cache, and `cache export` feeds
- * an air-gapped pull.
+ * The cache through the real CLI against the real registry (Debian's docker-registry, seen
+ * through a transparent tap that records the requests and can pace a body or go down): hits cost
+ * no blob bytes, a download killed with SIGKILL resumes where it stopped (Range + If-Range with
+ * the registry's own ETag, answered 206), four concurrent pulls download once, --offline and an
+ * unreachable registry are served from the cache, and `cache export` feeds an air-gapped pull.
  */
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
@@ -10,27 +11,32 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { machineOsFixture, type PublishedDisk, sha256File } from '../registry/helpers.js';
 import { runCli } from '../support/cli.js';
-import { FakeRegistry } from '../support/fake-registry.js';
 import { tempDir } from '../support/paths.js';
+import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
+import { RegistryTap } from '../support/registry-tap.js';
 import { exited, partialPath, sizeOf, startCli, waitFor } from './helpers.js';
 
 describe('cache through the CLI', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let disk: PublishedDisk;
-  let fake: FakeRegistry;
+  let registry: TestRegistry;
+  let tap: RegistryTap;
   let n = 0;
 
   before(async () => {
     tmp = await tempDir('ocipull-cache-cli-');
     disk = await machineOsFixture(tmp.dir, 6);
-    fake = await FakeRegistry.start({ layoutDir: disk.layout.layoutDir });
+    registry = await startRegistry(join(tmp.dir, 'registry'));
+    await pushLayout(disk.layout.layoutDir, '5.5', registry.addr, 'podman/machine-os');
+    tap = await RegistryTap.start(registry.addr);
   });
   after(async () => {
-    await fake.stop();
+    await tap?.stop();
+    await registry?.stop();
     await tmp.cleanup();
   });
 
-  const src = () => `docker://${fake.addr}/podman/machine-os:5.5`;
+  const src = () => `docker://${tap.addr}/podman/machine-os:5.5`;
   const newCache = () => join(tmp.dir, `cache-${++n}`);
   const out = () => join(tmp.dir, `out-${++n}.qcow2`);
   const pullArgs = (cache: string, output: string, ...extra: string[]) => [
@@ -46,7 +52,7 @@ describe('cache through the CLI', () => {
     ...extra,
   ];
   const layerGets = () =>
-    fake.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === disk.blobDigest);
+    tap.requests.filter((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === disk.blobDigest);
 
   async function pull(cache: string, ...extra: string[]) {
     const output = out();
@@ -71,45 +77,51 @@ describe('cache through the CLI', () => {
 
   it('resumes a download killed with SIGKILL mid-blob: fetches only the rest, same bytes', async () => {
     const cache = newCache();
-    fake.inject({ match: 'blob', times: 1, fault: { kind: 'slow', chunkBytes: 32 * 1024, delayMs: 40 } });
+    tap.throttle({ times: 1, chunkBytes: 32 * 1024, delayMs: 40 });
+    const started = tap.requests.length;
     const output = out();
     const child = startCli(pullArgs(cache, output), tmp.dir);
     const partial = partialPath(cache, disk.blobDigest);
     await waitFor(async () => (await sizeOf(partial)) >= 512 * 1024, 30_000, 'the partial to grow');
     child.kill('SIGKILL');
     assert.equal((await exited(child)).signal, 'SIGKILL');
-    fake.clearFaults();
+    tap.clear();
     const kept = await sizeOf(partial);
     assert.ok(kept > 0 && kept < disk.blobSize, `partial of ${kept} bytes`);
     const record = JSON.parse(await fsp.readFile(`${partial}.json`, 'utf8'));
     assert.equal(record.digest, disk.blobDigest);
     assert.match(record.url, /^https?:\/\/127\.0\.0\.1/);
-    assert.equal(record.etag, `"${disk.blobDigest}"`);
+    const served = tap.requests
+      .slice(started)
+      .find((r) => r.kind === 'blob' && r.method === 'GET' && r.reference === disk.blobDigest);
+    assert.ok(served?.responseHeaders?.etag, 'the registry sent an ETag');
+    assert.equal(record.etag, served.responseHeaders.etag, "the partial keeps the registry's ETag");
     await fsp.rm(output, { force: true });
     // The killed process's lock is taken over once stale (2 s here instead of the default 10 s).
     const config = join(tmp.dir, 'stale-lock.json');
     await fsp.writeFile(config, JSON.stringify({ cache: { lockStaleMs: 2000 } }));
-    const before = fake.requests.length;
+    const before = tap.requests.length;
     const { result, output: second } = await pull(cache, '--config', config);
     // (Under load the lock may already be stale when this run starts: no waiting asserted here.)
     assert.equal(result.cacheHit, false);
     assert.equal(result.bytesFetched, disk.blobSize - kept, 'only the rest was fetched');
-    const resumed = fake.requests
+    const resumed = tap.requests
       .slice(before)
       .filter((r) => r.kind === 'blob' && r.reference === disk.blobDigest);
     assert.equal(resumed.at(-1)?.headers.range, `bytes=${kept}-`);
-    assert.equal(resumed.at(-1)?.headers['if-range'], `"${disk.blobDigest}"`);
+    assert.equal(resumed.at(-1)?.headers['if-range'], record.etag);
+    assert.equal(resumed.at(-1)?.status, 206, 'the registry honoured If-Range');
     assert.equal(await sha256File(second), disk.qcow2Sha256);
     assert.equal(await sizeOf(partial), -1, 'the partial became the entry');
   });
 
   it('four concurrent pulls into one cache all succeed with one download', async () => {
     const cache = newCache();
-    fake.inject({ match: 'blob', times: 4, fault: { kind: 'slow', chunkBytes: 256 * 1024, delayMs: 20 } });
+    tap.throttle({ times: 4, chunkBytes: 256 * 1024, delayMs: 20 });
     const gets = layerGets().length;
     const outputs = [out(), out(), out(), out()];
     const runs = await Promise.all(outputs.map((o) => runCli(pullArgs(cache, o), { cwd: tmp.dir })));
-    fake.clearFaults();
+    tap.clear();
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     const results = runs.map((r) => JSON.parse(r.stdout));
     assert.equal(layerGets().length - gets, 1, 'the layer was downloaded once');
@@ -124,9 +136,9 @@ describe('cache through the CLI', () => {
   it('--offline and an unreachable registry are served from the cache, and say so', async () => {
     const cache = newCache();
     await pull(cache);
-    const before = fake.requests.length;
+    const before = tap.requests.length;
     const offline = await pull(cache, '--offline');
-    assert.equal(fake.requests.length, before, 'no request reached the registry');
+    assert.equal(tap.requests.length, before, 'no request reached the registry');
     assert.equal(offline.result.cacheHit, true);
     assert.equal(offline.result.source, src());
     assert.match(offline.stderr, /offline: using .* from the cache/);
@@ -136,10 +148,10 @@ describe('cache through the CLI', () => {
     const missing = await runCli(pullArgs(newCache(), out(), '--offline'), { cwd: tmp.dir });
     assert.equal(missing.code, 3, missing.stderr);
     assert.match(missing.stderr, /OFFLINE/);
-    assert.equal(fake.requests.length, before);
+    assert.equal(tap.requests.length, before);
 
-    // A registry answering with connection resets falls back to the remembered tag.
-    fake.inject({ match: 'any', times: 1000, fault: { kind: 'reset', afterBytes: 0 } });
+    // An unreachable registry (the tap drops every connection) falls back to the remembered tag.
+    tap.down = true;
     try {
       const r = await runCli(pullArgs(cache, out()), {
         cwd: tmp.dir,
@@ -149,7 +161,7 @@ describe('cache through the CLI', () => {
       assert.equal(JSON.parse(r.stdout).cacheHit, true);
       assert.match(r.stderr, /unreachable .* using the copy in the cache/);
     } finally {
-      fake.clearFaults();
+      tap.clear();
     }
   });
 

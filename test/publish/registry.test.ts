@@ -8,15 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { digestOf, type ImageIndex } from 'ocipull';
+import type { ImageIndex } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
+import { sha256Digest } from '../support/independent.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
 
-const sha256 = (bytes: Buffer) => digestOf(bytes);
+const sha256 = sha256Digest;
 
 describe('push to a real registry', () => {
   let dir: string;

@@ -1,7 +1,9 @@
 /**
- * TLS and proxies for docker://: a self-signed HTTPS registry is refused by default, accepted
- * with its CA in a certs.d directory, with --tls-verify=false or when listed insecure; requests
- * go through HTTPS_PROXY when it is set. Plain HTTP is refused for hosts that are not loopback.
+ * TLS and proxies for docker://, against the real registry (Debian's docker-registry serving
+ * HTTPS with a certificate from a CA made for the test): refused by default, accepted with the CA
+ * in a certs.d directory (also through the config file's `transports.docker.certDirs`, the CLI
+ * having no --cert-dir), with --tls-verify=false or when listed insecure; requests go through
+ * HTTPS_PROXY when it is set. Plain HTTP is refused for hosts that are not loopback.
  */
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
@@ -11,57 +13,40 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isOcipullError, type TransportOptions } from 'ocipull';
 import { TlsPolicy } from '../../plugins/registry/tls.js';
+import { runCli } from '../support/cli.js';
 import { run } from '../support/disks.js';
-import { FakeRegistry } from '../support/fake-registry.js';
 import { tempDir } from '../support/paths.js';
+import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
 import { exists, machineOsFixture, type PublishedDisk, registryOrchestrator, sha256File } from './helpers.js';
 
 describe('docker:// over TLS and proxies', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let disk: PublishedDisk;
-  let fake: FakeRegistry;
-  let certPem: string;
+  let registry: TestRegistry;
+  let plain: TestRegistry;
+  let caPem: string;
   let n = 0;
 
   before(async () => {
     tmp = await tempDir('ocipull-registry-tls-');
     disk = await machineOsFixture(tmp.dir, 1);
-    const key = join(tmp.dir, 'server.key');
-    const cert = join(tmp.dir, 'server.crt');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '2',
+    [registry, plain] = await Promise.all([
+      startRegistry(join(tmp.dir, 'reg-tls'), { tls: true }),
+      startRegistry(join(tmp.dir, 'reg-plain')),
     ]);
-    certPem = await fsp.readFile(cert, 'utf8');
-    fake = await FakeRegistry.start({
-      layoutDir: disk.layout.layoutDir,
-      tls: { key: await fsp.readFile(key, 'utf8'), cert: certPem },
-    });
+    caPem = await fsp.readFile(registry.caPath!, 'utf8');
+    await pushLayout(disk.layout.layoutDir, '5.5', registry.addr, 'podman/machine-os');
+    await pushLayout(disk.layout.layoutDir, '5.5', plain.addr, 'podman/machine-os');
   });
   after(async () => {
-    await fake.stop();
+    await Promise.all([registry?.stop(), plain?.stop()]);
     await tmp.cleanup();
   });
 
   async function pull(transport: TransportOptions) {
     const orchestrator = await registryOrchestrator({ cacheDir: join(tmp.dir, `cache-${++n}`), transport });
     const out = join(tmp.dir, `out-${n}.qcow2`);
-    await orchestrator.pull({ source: `docker://${fake.addr}/podman/machine-os:5.5`, output: out });
+    await orchestrator.pull({ source: `docker://${registry.addr}/podman/machine-os:5.5`, output: out });
     return out;
   }
   const emptyCerts = () => ({ docker: { certDirs: [join(tmp.dir, 'no-certs')], retries: 1 } });
@@ -75,12 +60,55 @@ describe('docker:// over TLS and proxies', () => {
     assert.equal(await exists(join(tmp.dir, `out-${n}.qcow2`)), false);
   });
 
-  it('trusts a CA from a certs.d directory', async () => {
+  it('trusts a CA from a certs.d directory (skopeo --cert-dir agrees the directory is right)', async () => {
     const certs = join(tmp.dir, 'certs.d');
-    await fsp.mkdir(join(certs, fake.addr), { recursive: true });
-    await fsp.writeFile(join(certs, fake.addr, 'ca.crt'), certPem);
+    await fsp.mkdir(join(certs, registry.addr), { recursive: true });
+    await fsp.writeFile(join(certs, registry.addr, 'ca.crt'), caPem);
+    const ref = `docker://${registry.addr}/podman/machine-os:5.5`;
+    await run('skopeo', ['inspect', '--raw', '--cert-dir', join(certs, registry.addr), ref]);
     const out = await pull({ settings: { docker: { certDirs: [certs] } } });
     assert.equal(await sha256File(out), disk.qcow2Sha256);
+  });
+
+  it('CLI: certs.d named by the config file (transports.docker.certDirs) is trusted; without it exit 6, TLS', async () => {
+    const certs = join(tmp.dir, 'certs-cli');
+    await fsp.mkdir(join(certs, registry.addr), { recursive: true });
+    await fsp.writeFile(join(certs, registry.addr, 'ca.crt'), caPem);
+    const config = (dirs: string[]) => {
+      const path = join(tmp.dir, `config-${++n}.json`);
+      return fsp
+        .writeFile(path, JSON.stringify({ transports: { docker: { certDirs: dirs, retries: 0 } } }))
+        .then(() => path);
+    };
+    const cli = async (configPath: string) => {
+      const out = join(tmp.dir, `cli-${++n}.qcow2`);
+      const result = await runCli(
+        [
+          'pull',
+          `docker://${registry.addr}/podman/machine-os:5.5`,
+          '--preset',
+          'qemu',
+          '--arch',
+          'x86_64',
+          '--config',
+          configPath,
+          '--cache-dir',
+          join(tmp.dir, `cache-${n}`),
+          '-o',
+          out,
+          '--json',
+        ],
+        { cwd: tmp.dir, env: { HOME: join(tmp.dir, 'home'), XDG_CONFIG_HOME: join(tmp.dir, 'xdg') } },
+      );
+      return { result, out };
+    };
+    const refused = await cli(await config([join(tmp.dir, 'no-certs')]));
+    assert.equal(refused.result.code, 6, refused.result.stderr);
+    assert.equal(JSON.parse(refused.result.stdout).error.code, 'TLS');
+    assert.equal(await exists(refused.out), false);
+    const trusted = await cli(await config([certs]));
+    assert.equal(trusted.result.code, 0, trusted.result.stderr);
+    assert.equal(await sha256File(trusted.out), disk.qcow2Sha256);
   });
 
   it('skips verification with --tls-verify=false or for insecureRegistries', async () => {
@@ -89,7 +117,7 @@ describe('docker:// over TLS and proxies', () => {
       disk.qcow2Sha256,
     );
     assert.equal(
-      await sha256File(await pull({ insecureRegistries: [fake.addr], settings: emptyCerts() })),
+      await sha256File(await pull({ insecureRegistries: [registry.addr], settings: emptyCerts() })),
       disk.qcow2Sha256,
     );
   });
@@ -116,7 +144,7 @@ describe('docker:// over TLS and proxies', () => {
     process.env.no_proxy = '';
     try {
       assert.equal(await sha256File(await pull({ tlsVerify: false })), disk.qcow2Sha256);
-      assert.ok(tunnels.includes(fake.addr), JSON.stringify(tunnels));
+      assert.ok(tunnels.includes(registry.addr), JSON.stringify(tunnels));
     } finally {
       process.env = saved;
       proxy.closeAllConnections?.();
@@ -127,10 +155,11 @@ describe('docker:// over TLS and proxies', () => {
   it('refuses a plain-HTTP registry that is not loopback (INSECURE_REFUSED) unless listed insecure', async () => {
     // registry.example.test exists only for this proxy, which sends every tunnel to a plain-HTTP
     // registry on 127.0.0.1: to ocipull it is a remote host, yet no byte leaves loopback.
-    const plain = await FakeRegistry.start({ layoutDir: disk.layout.layoutDir });
     const [, plainPort] = plain.addr.split(':');
     const remote = `registry.example.test:${plainPort}`;
     const tunnels: string[] = [];
+    // Request lines of plain HTTP that went through a tunnel (a TLS hello is not one).
+    const plainRequests: string[] = [];
     const proxy: Server = createServer((_req, res) => res.writeHead(502).end());
     proxy.on('connect', (req, client: Socket, head: Buffer) => {
       tunnels.push(String(req.url));
@@ -139,6 +168,10 @@ describe('docker:// over TLS and proxies', () => {
         upstream.write(head);
         upstream.pipe(client);
         client.pipe(upstream);
+      });
+      client.on('data', (chunk: Buffer) => {
+        const line = /^(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+)/.exec(chunk.toString('latin1'));
+        if (line) plainRequests.push(`${line[1]} ${line[2]}`);
       });
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
@@ -162,15 +195,18 @@ describe('docker:// over TLS and proxies', () => {
       });
       assert.equal(await exists(join(tmp.dir, `out-${n}.qcow2`)), false, 'nothing at the output path');
       assert.ok(tunnels.includes(remote), JSON.stringify(tunnels));
-      assert.equal(plain.requests.filter((r) => r.kind === 'manifest' || r.kind === 'blob').length, 0);
+      assert.equal(plainRequests.length, 0, `no plain-HTTP request reached the registry: ${plainRequests}`);
       // Listed insecure: HTTPS fails, plain HTTP is allowed, the disk arrives intact.
       const out = await pullRemote({ insecureRegistries: [remote], settings: emptyCerts() });
       assert.equal(await sha256File(out), disk.qcow2Sha256);
+      assert.ok(
+        plainRequests.some((r) => r.includes('/v2/podman/machine-os/blobs/')),
+        JSON.stringify(plainRequests),
+      );
     } finally {
       process.env = saved;
       proxy.closeAllConnections?.();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
-      await plain.stop();
     }
   });
 

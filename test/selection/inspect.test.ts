@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LayoutStore } from 'ocipull';
 import { runCli } from '../support/cli.js';
-import { FakeRegistry } from '../support/fake-registry.js';
 import type { MachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
+import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
+import { RegistryTap } from '../support/registry-tap.js';
 import { layoutOf, makeSourceDisks, pullArgs, type SourceDisk, sha256File } from './layouts.js';
 
 interface InspectJson {
@@ -28,12 +29,14 @@ interface InspectJson {
   }[];
 }
 
-describe('ocipull inspect (and the default tag over docker://)', () => {
+describe('ocipull inspect (and the default tag over docker://, against the real registry)', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let disks: SourceDisk[];
   let flat: MachineOsLayout;
   let nested: MachineOsLayout;
-  let fake: FakeRegistry;
+  let registry: TestRegistry;
+  /** A transparent tap in front of the real registry, recording requests. */
+  let fake: RegistryTap;
 
   before(async () => {
     tmp = await tempDir('ocipull-inspect-');
@@ -42,10 +45,13 @@ describe('ocipull inspect (and the default tag over docker://)', () => {
     disks = await makeSourceDisks(src);
     flat = await layoutOf(join(tmp.dir, 'flat'), disks);
     nested = await layoutOf(join(tmp.dir, 'nested'), disks, { nested: true, tag: '5.5' });
-    fake = await FakeRegistry.start({ layoutDir: nested.layoutDir });
+    registry = await startRegistry(join(tmp.dir, 'registry'));
+    await pushLayout(nested.layoutDir, '5.5', registry.addr, 'podman/machine-os');
+    fake = await RegistryTap.start(registry.addr);
   });
   after(async () => {
-    await fake.stop();
+    await fake?.stop();
+    await registry?.stop();
     await tmp.cleanup();
   });
 

@@ -52,7 +52,12 @@ export type Fault =
   /** 307 to the storage host (other origin), which serves the blob. */
   | { kind: 'redirect' }
   /** Answer with this content type and body instead of the content. */
-  | { kind: 'body'; contentType: string; body: Buffer | string; headers?: Record<string, string> };
+  | { kind: 'body'; contentType: string; body: Buffer | string; headers?: Record<string, string> }
+  /**
+   * The blob changed: served under this ETag (If-Range with the old one gets the whole body, 200),
+   * its bytes altered when `bytesChanged`.
+   */
+  | { kind: 'changed'; etag: string; bytesChanged?: boolean };
 
 export interface FaultRule {
   match: RequestKind | 'any' | ((req: FakeRequest) => boolean);
@@ -360,13 +365,18 @@ export class FakeRegistry {
   ): Promise<void> {
     const bytes = await this.readBlob(info.reference ?? '');
     if (!bytes) return this.notFound(res, 'BLOB_UNKNOWN', `blob unknown: ${info.reference}`);
-    await this.send(
-      res,
-      bytes,
-      { 'content-type': 'application/octet-stream', etag: `"${info.reference}"` },
-      fault,
-      req.headers.range,
-    );
+    const changed = fault?.kind === 'changed' ? fault : undefined;
+    let body = bytes;
+    if (changed?.bytesChanged) {
+      body = Buffer.from(bytes);
+      body[0]! ^= 0xff;
+      body[body.length - 1]! ^= 0xff;
+    }
+    const etag = changed ? changed.etag : `"${info.reference}"`;
+    // If-Range (RFC 9110 13.1.5): a validator other than the current ETag gets the whole body.
+    const ifRange = req.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? undefined : req.headers.range;
+    await this.send(res, body, { 'content-type': 'application/octet-stream', etag }, fault, range);
   }
 
   private async send(

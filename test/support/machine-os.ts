@@ -8,13 +8,13 @@ import { gzipSync } from 'node:zlib';
 import {
   Annotations,
   type Descriptor,
-  digestOf,
   EMPTY_DESCRIPTOR,
   type ImageIndex,
   LayoutStore,
   MediaTypes,
 } from 'ocipull';
 import tar from 'tar-stream';
+import { readLayoutIndex, sha256Digest, sha256DigestOfFile } from './independent.js';
 import { packMachineOs } from './pack.js';
 
 export type MachineArch = 'x86_64' | 'aarch64';
@@ -145,7 +145,7 @@ async function containerImage(store: LayoutStore, arch: 'amd64' | 'arm64'): Prom
     { name: 'etc/os-release', data: Buffer.from(`ID=ocipull-test\nARCH=${arch}\n`) },
   ]);
   const layer = await store.putBlob(gzip(tarred));
-  const diffId = digestOf(tarred);
+  const diffId = sha256Digest(tarred);
   const config = await store.putJson(
     {
       architecture: arch,
@@ -192,20 +192,33 @@ async function buildWithPack(dir: string, options: MachineOsOptions): Promise<Ma
     disks: options.disks.map((d) => ({ diskType: d.diskType, arch: d.arch, path: d.path, title: d.title })),
     strategy: 'merge',
   });
-  const index = JSON.parse((await store.readBlob(packed.indexDigest)).toString('utf8')) as ImageIndex;
+  // Read back with fs + node:crypto (packMachineOs has already checked pack's --json against it).
+  const seen = await readLayoutIndex(dir, tag);
   const disks = packed.disks.map((p): BuiltDisk => {
-    const descriptor = index.manifests.find((m) => m.digest === p.manifestDigest)!;
+    const found = seen.disks.find((d) => d.manifestDigest === p.manifestDigest)!;
     return {
-      diskType: p.hypervisor,
-      arch: p.platform.architecture as MachineArch,
-      manifestDigest: p.manifestDigest,
-      blobDigest: p.blobDigest,
-      blobSize: p.blobSize,
-      title: p.title,
-      descriptor,
+      diskType: found.diskType,
+      arch: found.arch as MachineArch,
+      manifestDigest: found.manifestDigest,
+      blobDigest: found.blobDigest,
+      blobSize: found.blobSize,
+      title: found.title,
+      descriptor: found.descriptor as Descriptor,
     };
   });
-  return { layoutDir: dir, indexDigest: packed.indexDigest, disks };
+  return { layoutDir: dir, indexDigest: seen.indexDigest, disks };
+}
+
+/** Every digest a store-built layout reports, recomputed with node:crypto over the files written. */
+async function checkIndependently(layout: MachineOsLayout): Promise<MachineOsLayout> {
+  const blob = (digest: string) => join(layout.layoutDir, 'blobs', 'sha256', digest.slice(7));
+  for (const disk of layout.disks) {
+    for (const digest of [disk.manifestDigest, disk.blobDigest]) {
+      const actual = await sha256DigestOfFile(blob(digest));
+      if (actual !== digest) throw new Error(`fixture blob ${digest} hashes to ${actual}`);
+    }
+  }
+  return layout;
 }
 
 /** Write a machine-os layout into `dir` (created if needed). */
@@ -261,7 +274,8 @@ export async function buildMachineOsLayout(dir: string, options: MachineOsOption
       MediaTypes.ociIndex,
     );
     await store.addManifest(index, options.tag === undefined ? {} : { tag: options.tag });
-    return { layoutDir: dir, indexDigest: index.digest, disks };
+    const indexDigest = await sha256DigestOfFile(join(dir, 'blobs', 'sha256', index.digest.slice(7)));
+    return checkIndependently({ layoutDir: dir, indexDigest, disks });
   }
   const tag = options.tag;
   const top: ImageIndex = {
@@ -272,5 +286,6 @@ export async function buildMachineOsLayout(dir: string, options: MachineOsOption
     ),
   };
   await store.setIndex(top);
-  return { layoutDir: dir, indexDigest: digestOf(await fsp.readFile(join(dir, 'index.json'))), disks };
+  const indexDigest = sha256Digest(await fsp.readFile(join(dir, 'index.json')));
+  return checkIndependently({ layoutDir: dir, indexDigest, disks });
 }

@@ -1,9 +1,12 @@
 /**
  * The fixture builder on top of the real `ocipull pack` (run as a child, like a publisher would):
  * disks grouped by architecture, one `pack` run per architecture (the first with the strategy
- * asked for, the next ones merging), the `--json` results combined.
+ * asked for, the next ones merging). The digests returned are read back independently (the layout
+ * with fs + node:crypto, a registry with `skopeo inspect --raw`), not taken from pack's `--json`;
+ * pack's own report must agree with them or the fixture fails.
  */
 import { runCli } from './cli.js';
+import { type IndependentIndex, readLayoutIndex, readRegistryIndex } from './independent.js';
 
 export interface PackDiskInput {
   /** The hypervisor (`disktype`). */
@@ -87,5 +90,36 @@ export async function packMachineOs(dest: string, options: PackFixtureOptions): 
     last = { destination: parsed.destination, tag: parsed.tag, indexDigest: parsed.indexDigest, disks };
   }
   if (!last) throw new Error('packMachineOs: no disks');
-  return last;
+  const seen = await readBack(dest, last.tag, options);
+  if (seen.indexDigest !== last.indexDigest)
+    throw new Error(`pack --json says index ${last.indexDigest}, ${dest} holds ${seen.indexDigest}`);
+  const independent = disks.map((d): PackedFixtureDisk => {
+    const found = seen.disks.find((s) => s.manifestDigest === d.manifestDigest);
+    if (!found || found.blobDigest !== d.blobDigest || found.blobSize !== d.blobSize)
+      throw new Error(`pack --json disk ${d.manifestDigest} is not what ${dest} holds`);
+    return {
+      ...d,
+      hypervisor: found.diskType,
+      platform: { os: found.descriptor.platform?.os ?? '', architecture: found.arch },
+      title: found.title,
+      manifestDigest: found.manifestDigest,
+      blobDigest: found.blobDigest,
+      blobSize: found.blobSize,
+    };
+  });
+  return { destination: last.destination, tag: last.tag, indexDigest: seen.indexDigest, disks: independent };
+}
+
+/** The index at `dest`, read without ocipull. */
+async function readBack(dest: string, tag: string, options: PackFixtureOptions): Promise<IndependentIndex> {
+  if (dest.startsWith('docker://')) {
+    const last = dest.split('/').at(-1)!;
+    const repo = last.includes(':') ? dest.slice(0, dest.length - last.length + last.indexOf(':')) : dest;
+    return readRegistryIndex(`${repo}:${tag}`, {
+      tlsVerify: options.tlsVerify ?? false,
+      creds: options.creds,
+    });
+  }
+  const layout = dest.replace(/^(oci-dir|oci):/, '').replace(/:[^:/]+$/, '');
+  return readLayoutIndex(layout, tag);
 }

@@ -6,12 +6,15 @@
  * - `token`: the registry's `auth: token`, with the realm served by a small in-test token server
  *   that signs ES256 JWTs with a key and self-signed certificate made at start (openssl), given
  *   to the registry as `rootcertbundle` and to clients in the JWT's `x5c` header.
+ * With `tls`, the registry serves HTTPS (its `http.tls` config) with a server certificate for
+ * IP 127.0.0.1 signed by a CA made at start with openssl; `caPath` is that CA, for certs.d.
  * `pushLayout` copies an OCI layout tag in with `skopeo copy --all --preserve-digests`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +28,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** `token` mode: anonymous token requests get pull access (default false: no access). */
   anonymousPull?: boolean;
+  /** Serve HTTPS with a certificate from a CA made for this registry (see `caPath`). */
+  tls?: boolean;
 }
 
 export interface TestRegistry {
@@ -33,6 +38,10 @@ export interface TestRegistry {
   mode: RegistryMode;
   dir: string;
   users: Record<string, string>;
+  /** `https` with the `tls` option, else `http`. */
+  scheme: 'http' | 'https';
+  /** The CA (PEM file) that signed the server certificate (`tls` only). */
+  caPath?: string;
   /** Token requests the token server saw (token mode). */
   tokenRequests: { scope: string[]; account?: string; authorized: boolean }[];
   stop(): Promise<void>;
@@ -146,6 +155,67 @@ async function startTokenServer(
   return { server, certPath, realm: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token` };
 }
 
+/** A CA and a server certificate for IP 127.0.0.1 signed by it (EC P-256, two days). */
+async function makeServerCertificate(dir: string) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const caPath = join(dir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    caKey,
+    '-out',
+    caPath,
+    '-subj',
+    '/CN=ocipull-test-ca',
+    '-days',
+    '2',
+  ]);
+  const key = join(dir, 'server.key');
+  const csr = join(dir, 'server.csr');
+  const certificate = join(dir, 'server.crt');
+  const ext = join(dir, 'server.ext');
+  await fsp.writeFile(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await run('openssl', ['req', ...ec, '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1']);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caPath,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    certificate,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
+  return { caPath, certificate, key };
+}
+
+/** Status of GET /v2/ (0 when the connection fails), over HTTPS trusting `ca` when given. */
+async function probe(addr: string, ca?: Buffer): Promise<number> {
+  if (!ca)
+    return fetch(`http://${addr}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    );
+  return new Promise((resolve) => {
+    const req = httpsRequest(`https://${addr}/v2/`, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
 export async function startRegistry(dir: string, options: RegistryOptions = {}): Promise<TestRegistry> {
   const mode = options.mode ?? 'plain';
   const users = options.users ?? { alice: 'secret-alice' };
@@ -174,6 +244,13 @@ export async function startRegistry(dir: string, options: RegistryOptions = {}):
     tokenServer = started.server;
     auth = `auth:\n  token:\n    realm: ${started.realm}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${started.certPath}\n`;
   }
+  let tls = '';
+  let caPath: string | undefined;
+  if (options.tls) {
+    const made = await makeServerCertificate(dir);
+    caPath = made.caPath;
+    tls = `  tls:\n    certificate: ${made.certificate}\n    key: ${made.key}\n`;
+  }
   const config = `version: 0.1
 log:
   level: warn
@@ -192,7 +269,7 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: ${randomBytes(16).toString('hex')}
-${auth}`;
+${tls}${auth}`;
   const configPath = join(dir, 'config.yml');
   await fsp.writeFile(configPath, config);
   const logFile = await fsp.open(join(dir, 'registry.log'), 'w');
@@ -219,14 +296,11 @@ ${auth}`;
       const log = await fsp.readFile(join(dir, 'registry.log'), 'utf8').catch(() => '');
       throw new Error(`docker-registry did not start on ${addr}: ${log.slice(-500)}`);
     }
-    const status = await fetch(`http://${addr}/v2/`).then(
-      (r) => r.status,
-      () => 0,
-    );
+    const status = await probe(addr, caPath ? await fsp.readFile(caPath) : undefined);
     if (status === 200 || status === 401) break;
     await sleep(50);
   }
-  return { addr, mode, dir, users, tokenRequests, stop };
+  return { addr, mode, dir, users, scheme: caPath ? 'https' : 'http', caPath, tokenRequests, stop };
 }
 
 /** `skopeo copy --all --preserve-digests oci:LAYOUT:TAG docker://ADDR/REPO:TAG` (plain HTTP). */

@@ -54,6 +54,7 @@ export async function resolveDocker(
     tlsVerify: options.tlsVerify,
     insecureRegistries: options.insecureRegistries,
     certDirs: settings.certDirs,
+    certDir: options.certDir,
   });
   for (const e of endpoints) if (e.insecure) tls.addInsecure(apiHost(e.registry));
   const timeouts: Timeouts = {

@@ -83,6 +83,8 @@ export interface TransportOptions {
   creds?: string;
   /** Path given by --authfile. */
   authfile?: string;
+  /** --cert-dir: a directory of `*.crt` CAs and a `*.cert` + `*.key` client pair, used instead of certs.d. */
+  certDir?: string;
   /** Hosts (HOST or HOST:PORT) for which plain HTTP / unverified TLS is allowed. */
   insecureRegistries?: string[];
   /** `{ "quay.io": ["mirror.example:5000"] }`: tried in order before the origin. */

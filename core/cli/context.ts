@@ -33,6 +33,7 @@ export interface CommonFlags {
   tlsVerify?: boolean;
   creds?: string;
   authfile?: string;
+  certDir?: string;
   replace?: boolean;
   sparse?: boolean;
   allowMissingTitle?: boolean;
@@ -73,6 +74,10 @@ export function addTransportOptions(command: Command): Command {
     )
     .option('--creds <user:password>', 'registry credentials')
     .option('--authfile <path>', 'auth file (containers auth.json / docker config.json format)')
+    .option(
+      '--cert-dir <dir>',
+      'registry CAs (*.crt) and client certificate (*.cert + *.key) to use instead of certs.d',
+    )
     .option('--cache-dir <dir>', 'cache directory (default $XDG_CACHE_HOME/ocipull)')
     .option('--offline', 'use only what is in the cache; never touch the network');
 }
@@ -88,6 +93,7 @@ export function overridesFrom(flags: CommonFlags): CliOverrides {
     tlsVerify: flags.tlsVerify,
     creds: flags.creds,
     authfile: flags.authfile,
+    certDir: flags.certDir,
     replace: flags.replace,
     sparse: flags.sparse,
     allowMissingTitle: flags.allowMissingTitle,

@@ -20,6 +20,7 @@ export interface CliOverrides {
   tlsVerify?: boolean;
   creds?: string;
   authfile?: string;
+  certDir?: string;
   replace?: boolean;
   sparse?: boolean;
   allowMissingTitle?: boolean;
@@ -123,6 +124,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
     tlsVerify: cli.tlsVerify ?? c.tlsVerify ?? true,
     creds: cli.creds,
     authfile: cli.authfile,
+    ...(cli.certDir ? { certDir: cli.certDir } : {}),
     insecureRegistries: c.insecureRegistries ?? [],
     mirrors: c.mirrors ?? {},
     registriesConf: c.registriesConf === true ? undefined : c.registriesConf,

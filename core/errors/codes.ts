@@ -178,6 +178,10 @@ export const CODES = {
   TAG_CONFLICT: c(EXIT.OUTPUT, 'The destination tag exists and --exit-on-conflict was given.'),
   PACK_INPUT_INVALID: c(EXIT.USAGE, 'A --disk argument is not HYPERVISOR=PATH of a readable file.'),
   UNSUPPORTED: c(EXIT.FORMAT, 'The operation is not supported by this transport or source.'),
+  PROXY: c(
+    EXIT.NETWORK,
+    'The HTTP(S) proxy refused to open a tunnel to the registry (the proxy and its HTTP status are named).',
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

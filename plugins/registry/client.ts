@@ -8,7 +8,7 @@ import { parseWwwAuthenticate, pickChallenge } from './auth/challenge.js';
 import { AuthSession, type CredentialLookup } from './auth/session.js';
 import { isHtml, statusError, unexpectedResponse } from './errors.js';
 import { discard, displayUrl, type HttpClient, type HttpResponse } from './http.js';
-import { isPlainHttpAnswer } from './net-errors.js';
+import { isCertificateError, isPlainHttpAnswer } from './net-errors.js';
 
 export interface RequestOptions {
   method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -80,6 +80,9 @@ export class RegistryClient {
         }
         throw httpsError;
       }
+      // The host speaks TLS and its certificate is the problem: plain HTTP would hide that (a Go
+      // registry answers it with 400), so say which certificate failed instead.
+      if (isCertificateError(httpsError)) throw httpsError;
       log.debug(
         `${what}: HTTPS failed (${(httpsError as Error).message}); trying plain HTTP (${policy.reason})`,
       );

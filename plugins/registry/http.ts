@@ -1,7 +1,7 @@
 /**
  * The HTTP layer under the registry client, on undici:
- * - one dispatcher per host (TLS settings from TlsPolicy; HTTP(S)_PROXY / NO_PROXY honoured
- *   through undici's EnvHttpProxyAgent);
+ * - one dispatcher per host (TLS settings from TlsPolicy; HTTP(S)_PROXY / NO_PROXY honoured,
+ *   the proxy picked by proxy.ts so that errors name it);
  * - retries with backoff and jitter on connection errors, 408, 429 and 5xx (Retry-After
  *   honoured), each logged at debug level; other statuses go back to the caller;
  * - redirects followed by hand, with `Authorization` sent only to the origin that asked for it.
@@ -9,9 +9,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAbortError, type Logger, OcipullError } from 'ocipull';
+import { type Logger, OcipullError } from 'ocipull';
 import type { Dispatcher } from 'undici';
 import { isRetryableError, toNetworkError } from './net-errors.js';
+import { proxyFor } from './proxy.js';
 import { isLoopback } from './reference.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
 import type { TlsPolicy } from './tls.js';
@@ -79,6 +80,8 @@ const undici = () => {
 
 export class HttpClient {
   private readonly dispatchers = new Map<string, Promise<Dispatcher>>();
+  /** The proxy each dispatcher goes through (undefined: direct), for messages. */
+  private readonly proxies = new Map<string, URL | undefined>();
 
   constructor(
     readonly tls: TlsPolicy,
@@ -90,15 +93,18 @@ export class HttpClient {
     const key = `${url.protocol}//${url.host}`;
     let pending = this.dispatchers.get(key);
     if (!pending) {
+      const proxy = proxyFor(url);
+      this.proxies.set(key, proxy);
       pending = (async () => {
         const tls = url.protocol === 'https:' ? await this.tls.settings(url.host) : undefined;
-        const { EnvHttpProxyAgent } = await undici();
-        return new EnvHttpProxyAgent({
+        const { Agent, ProxyAgent } = await undici();
+        const options = {
           connect: { timeout: this.timeouts.connectMs, ...(tls ?? {}) },
           ...(tls ? { requestTls: tls } : {}),
           headersTimeout: this.timeouts.headersMs,
           bodyTimeout: this.timeouts.bodyMs,
-        });
+        };
+        return proxy ? new ProxyAgent({ ...options, uri: proxy.href }) : new Agent(options);
       })();
       this.dispatchers.set(key, pending);
     }
@@ -111,9 +117,8 @@ export class HttpClient {
       let response: HttpResponse;
       try {
         response = await this.follow(req);
-      } catch (error) {
-        if (isAbortError(error) || req.signal.aborted) throw error;
-        const mapped = toNetworkError(error, `${req.what} (${displayUrl(req.url)})`);
+      } catch (mapped) {
+        if (req.signal.aborted) throw mapped;
         if (!isRetryableError(mapped) || attempt > this.retry.retries) throw mapped;
         const wait = backoffDelay(this.retry, attempt);
         req.log.debug(
@@ -140,13 +145,21 @@ export class HttpClient {
     for (let hop = 0; ; hop++) {
       const headers = { 'user-agent': 'ocipull', ...req.headers, ...(req.authorize?.(url) ?? {}) };
       const { request } = await undici();
-      const res = await request(url, {
-        method,
-        headers,
-        body,
-        signal: req.signal,
-        dispatcher: await this.dispatcher(url),
-      });
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          method,
+          headers,
+          body,
+          signal: req.signal,
+          dispatcher: await this.dispatcher(url),
+        });
+      } catch (error) {
+        // Only the run's own signal is an interruption: undici names other failures AbortError too.
+        if (req.signal.aborted) throw error;
+        const proxy = this.proxies.get(`${url.protocol}//${url.host}`);
+        throw toNetworkError(error, `${req.what} (${displayUrl(url)})`, { url, proxy });
+      }
       const response: HttpResponse = { status: res.statusCode, headers: res.headers, body: res.body, url };
       const location = header(response, 'location');
       if (![301, 302, 303, 307, 308].includes(res.statusCode) || !location) return response;

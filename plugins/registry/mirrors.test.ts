@@ -8,10 +8,10 @@ import {
   endpointsFor,
   loadRegistriesConfFiles,
   parseRegistriesConf,
+  parseToml,
   registriesConfFiles,
 } from './mirrors.js';
 import { parseReference, withDefaultTag } from './reference.js';
-import { parseToml } from './toml.js';
 
 const CONF = `
 # containers-registries.conf(5), version 2
@@ -45,8 +45,8 @@ location = "proxy.example/internal"
 const ref = (s: string) => withDefaultTag(parseReference(s));
 
 describe('registries.conf and mirrors', () => {
-  it('parses the TOML subset', () => {
-    const doc = parseToml(CONF, 'test.conf');
+  it('parses TOML', async () => {
+    const doc = await parseToml(CONF, 'test.conf');
     assert.deepEqual(doc['unqualified-search-registries'], [
       'registry.fedoraproject.org',
       'quay.io',
@@ -54,14 +54,74 @@ describe('registries.conf and mirrors', () => {
     ]);
     assert.equal((doc.aliases as Record<string, string>).fedora, 'registry.fedoraproject.org/fedora');
     assert.equal((doc.registry as unknown[]).length, 3);
-    assert.throws(
-      () => parseToml('a = {b = 1}', 'x.conf'),
-      (e) => isOcipullError(e, 'CONFIG_LOAD_FAILED') && e.message.startsWith('x.conf:1'),
+  });
+
+  it('reads valid TOML the old subset refused: inline tables, inline arrays of tables, dates', async () => {
+    const text = [
+      'written = 2026-12-04T17:00:00Z',
+      'day = 2026-12-04',
+      'labels = { team = \'vm\', "tier" = 1 }',
+      '[[registry]]',
+      'prefix = "quay.io/podman"',
+      'location = "quay.io/podman"',
+      'mirror = [ { location = "inline-a.example:5000", insecure = true }, { location = "inline-b.example", pull-from-mirror = "digest-only" } ]',
+      '[[registry]]',
+      'location = "plain.example"',
+      '[registry.extra]',
+      'since = 1979-05-27T07:32:00-08:00',
+      `"quoted.key" = """`,
+      'multi',
+      `line"""`,
+      '',
+    ].join('\n');
+    const doc = await parseToml(text, 'v.conf');
+    assert.equal((doc.day as Date).toISOString(), '2026-12-04');
+    assert.equal((doc.written as Date).toISOString(), '2026-12-04T17:00:00.000Z');
+    assert.deepEqual({ ...(doc.labels as object) }, { team: 'vm', tier: 1 });
+    const conf = await parseRegistriesConf(text, 'v.conf');
+    assert.deepEqual(
+      conf.map((e) => [e.prefix, e.mirrors.map((m) => `${m.location} ${m.insecure} ${m.pullFromMirror}`)]),
+      [
+        ['quay.io/podman', ['inline-a.example:5000 true undefined', 'inline-b.example false digest-only']],
+        ['plain.example', []],
+      ],
+    );
+    assert.deepEqual(
+      endpointsFor(ref('quay.io/podman/machine-os:5.5'), undefined, conf).map((e) => e.registry),
+      ['inline-a.example:5000', 'quay.io'],
     );
   });
 
-  it('puts registries.conf mirrors before the origin, rewriting the prefix', () => {
-    const conf = parseRegistriesConf(CONF, 'test.conf');
+  it('reports a TOML syntax error as CONFIG_LOAD_FAILED with the file, line and column', async () => {
+    const text =
+      '[[registry]]\nprefix = "quay.io"\nlocation = "quay.io"\nmirror = [ { location = "m.example" \n';
+    await assert.rejects(parseRegistriesConf(text, '/etc/containers/registries.conf'), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'CONFIG_LOAD_FAILED'), String(e));
+      assert.match(e.message, /^\/etc\/containers\/registries\.conf:\d+:\d+: not valid TOML: /);
+      const data = e.data as { line: number; file: string };
+      assert.equal(data.file, '/etc/containers/registries.conf');
+      assert.ok(data.line >= 4, String(data.line));
+      assert.match(e.hint ?? '', /TOML/);
+      return true;
+    });
+    await assert.rejects(parseToml('a = 1\nb = = 2\n', 'x.conf'), (e: unknown) => {
+      assert.ok(isOcipullError(e, 'CONFIG_LOAD_FAILED'), String(e));
+      assert.match(e.message, /^x\.conf:2:\d+: not valid TOML/);
+      assert.match(e.hint ?? '', /line 2 reads "b = = 2"/);
+      return true;
+    });
+    // A duplicate key is invalid TOML too (the subset kept the last value).
+    await assert.rejects(parseToml('a = 1\na = 2\n', 'dup.conf'), (e: unknown) =>
+      isOcipullError(e, 'CONFIG_LOAD_FAILED'),
+    );
+    await assert.rejects(
+      parseRegistriesConf('[registry]\nlocation = "x.example"\n', 'one.conf'),
+      (e: unknown) => isOcipullError(e, 'CONFIG_LOAD_FAILED') && /\[\[registry\]\]/.test(e.message),
+    );
+  });
+
+  it('puts registries.conf mirrors before the origin, rewriting the prefix', async () => {
+    const conf = await parseRegistriesConf(CONF, 'test.conf');
     const list = endpointsFor(ref('quay.io/podman/machine-os:5.5'), undefined, conf);
     assert.deepEqual(list, [
       { registry: 'mirror.example:5000', repository: 'pm/machine-os', mirror: true, insecure: true },
@@ -74,8 +134,8 @@ describe('registries.conf and mirrors', () => {
     );
   });
 
-  it('puts config mirrors first and keeps other registries alone', () => {
-    const conf = parseRegistriesConf(CONF, 'test.conf');
+  it('puts config mirrors first and keeps other registries alone', async () => {
+    const conf = await parseRegistriesConf(CONF, 'test.conf');
     const list = endpointsFor(
       ref('quay.io/podman/machine-os:5.5'),
       { 'quay.io': ['cfg.example:5000'] },
@@ -95,8 +155,8 @@ describe('registries.conf and mirrors', () => {
     );
   });
 
-  it('applies location rewrites, wildcards and blocks', () => {
-    const conf = parseRegistriesConf(CONF, 'test.conf');
+  it('applies location rewrites, wildcards and blocks', async () => {
+    const conf = await parseRegistriesConf(CONF, 'test.conf');
     assert.deepEqual(endpointsFor(ref('git.internal/team/app:1'), undefined, conf), [
       { registry: 'proxy.example', repository: 'internal/team/app', mirror: false, insecure: false },
     ]);
@@ -106,7 +166,7 @@ describe('registries.conf and mirrors', () => {
     );
   });
 
-  it('reads registries.conf.d drop-ins after the main file; a later prefix replaces an earlier one', () => {
+  it('reads registries.conf.d drop-ins after the main file; a later prefix replaces an earlier one', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ocipull-regconf-'));
     try {
       const system = join(root, 'etc');
@@ -131,7 +191,7 @@ describe('registries.conf and mirrors', () => {
         join(system, 'registries.conf.d', '10-quay.conf'),
         join(home, 'containers', 'registries.conf.d', '50-extra.conf'),
       ]);
-      const conf = loadRegistriesConfFiles(files);
+      const conf = await loadRegistriesConfFiles(files);
       const quay = conf.filter((e) => e.prefix === 'quay.io/podman');
       assert.equal(quay.length, 1);
       assert.deepEqual(
@@ -150,16 +210,13 @@ describe('registries.conf and mirrors', () => {
       writeFileSync(join(system, 'registries.conf.d', '20-broken.conf'), '[[registry]\nprefix = \n');
       const broken = registriesConfFiles(undefined, env, system);
       const skipped: string[] = [];
-      const kept = loadRegistriesConfFiles(broken, (_e, file) => skipped.push(file));
+      const kept = await loadRegistriesConfFiles(broken, (_e, file) => skipped.push(file));
       assert.deepEqual(skipped, [join(system, 'registries.conf.d', '20-broken.conf')]);
       assert.ok(
         kept.some((e) => e.prefix === 'extra.example'),
         'the files after it are still read',
       );
-      assert.throws(
-        () => loadRegistriesConfFiles(broken),
-        (e) => isOcipullError(e, 'CONFIG_LOAD_FAILED'),
-      );
+      await assert.rejects(loadRegistriesConfFiles(broken), (e) => isOcipullError(e, 'CONFIG_LOAD_FAILED'));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

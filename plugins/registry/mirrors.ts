@@ -8,7 +8,43 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { OcipullError } from 'ocipull';
 import type { RegistryReference } from './reference.js';
-import { parseToml, type TomlTable } from './toml.js';
+
+type TomlTable = Record<string, unknown>;
+
+/** smol-toml (spec-complete TOML 1.0), loaded only when a registries.conf exists (~30 ms). */
+let tomlModule: Promise<typeof import('smol-toml')> | undefined;
+const smolToml = () => {
+  tomlModule ??= import('smol-toml');
+  return tomlModule;
+};
+
+/** Parse TOML; a syntax error is CONFIG_LOAD_FAILED naming the file, line and column. */
+export async function parseToml(text: string, file: string): Promise<TomlTable> {
+  const { parse, TomlError } = await smolToml();
+  try {
+    return parse(text) as TomlTable;
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const problem = error.message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, '');
+    const near = error.codeblock
+      .split('\n')
+      .map((l) => /^\s*(\d+):\s?(.*)$/.exec(l.trimEnd()))
+      .filter((m) => m !== null)
+      .find((m) => Number(m[1]) === error.line);
+    throw new OcipullError(
+      'CONFIG_LOAD_FAILED',
+      `${file}:${error.line}:${error.column}: not valid TOML: ${problem}`,
+      {
+        hint: `${near ? `line ${near[1]} reads ${JSON.stringify(near[2]!.trim().slice(0, 120))}; ` : ''}registries.conf is TOML (containers-registries.conf(5)); fix the file or point registriesConf elsewhere`,
+        data: { file, line: error.line, column: error.column },
+        cause: error,
+      },
+    );
+  }
+}
+
+const tables = (value: unknown): TomlTable[] =>
+  Array.isArray(value) ? value.filter((v): v is TomlTable => typeof v === 'object' && v !== null) : [];
 
 export interface MirrorEntry {
   location: string;
@@ -49,10 +85,15 @@ export function registriesConfPath(
   return existsSync(system) ? system : undefined;
 }
 
-export function parseRegistriesConf(text: string, file: string): RegistryEntry[] {
-  const doc = parseToml(text, file);
-  const list = Array.isArray(doc.registry) ? (doc.registry as TomlTable[]) : [];
-  return list.map((r, i) => {
+export async function parseRegistriesConf(text: string, file: string): Promise<RegistryEntry[]> {
+  const doc = await parseToml(text, file);
+  if (doc.registry !== undefined && !Array.isArray(doc.registry)) {
+    throw new OcipullError(
+      'CONFIG_LOAD_FAILED',
+      `${file}: registry is a single table; registries.conf wants an array of tables: [[registry]]`,
+    );
+  }
+  return tables(doc.registry).map((r, i) => {
     const location = typeof r.location === 'string' ? r.location : '';
     const prefix = typeof r.prefix === 'string' && r.prefix ? r.prefix : location;
     if (!prefix) {
@@ -61,7 +102,7 @@ export function parseRegistriesConf(text: string, file: string): RegistryEntry[]
         `${file}: [[registry]] number ${i + 1} has neither prefix nor location`,
       );
     }
-    const mirrors = (Array.isArray(r.mirror) ? (r.mirror as TomlTable[]) : []).map((m) => ({
+    const mirrors = tables(r.mirror).map((m) => ({
       location: String(m.location ?? ''),
       insecure: m.insecure === true,
       pullFromMirror:
@@ -111,15 +152,15 @@ export function registriesConfFiles(
  * With `skip`, a file that cannot be read or parsed is reported to it and left out (for files
  * found in the usual places rather than named by the user); without, it fails the run.
  */
-export function loadRegistriesConfFiles(
+export async function loadRegistriesConfFiles(
   files: string[],
   skip?: (error: unknown, file: string) => void,
-): RegistryEntry[] {
+): Promise<RegistryEntry[]> {
   const byPrefix = new Map<string, RegistryEntry>();
   for (const file of files) {
     let entries: RegistryEntry[];
     try {
-      entries = loadRegistriesConf(file);
+      entries = await loadRegistriesConf(file);
     } catch (error) {
       if (!skip) throw error;
       skip(error, file);
@@ -133,7 +174,7 @@ export function loadRegistriesConfFiles(
   return [...byPrefix.values()];
 }
 
-export function loadRegistriesConf(path: string | undefined): RegistryEntry[] {
+export async function loadRegistriesConf(path: string | undefined): Promise<RegistryEntry[]> {
   if (!path) return [];
   let text: string;
   try {

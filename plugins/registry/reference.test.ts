@@ -35,6 +35,16 @@ const valid: [string, string][] = [
   ['localhost:5000', 'docker.io/library/localhost:5000'],
   // an upper-case first component is a host name, as in distribution/reference
   ['UPPER/case', 'UPPER/case:latest'],
+  // IPv6 literal hosts with a port
+  ['[2001:db8::1]:5000/repo', '[2001:db8::1]:5000/repo:latest'],
+  ['[2001:db8::1]:5000/a/b:v1', '[2001:db8::1]:5000/a/b:v1'],
+  // 255 is the limit of the repository path alone (distribution's rule), not of host + path
+  [`a.io/${'a'.repeat(255)}`, `a.io/${'a'.repeat(255)}:latest`],
+  [
+    `${'h'.repeat(60)}.example.com:5000/${'a'.repeat(250)}:t`,
+    `${'h'.repeat(60)}.example.com:5000/${'a'.repeat(250)}:t`,
+  ],
+  [`x/${'a'.repeat(253)}`, `docker.io/x/${'a'.repeat(253)}:latest`],
 ];
 
 const invalid: string[] = [
@@ -64,7 +74,9 @@ const invalid: string[] = [
   'host.io:port/x',
   'with space/x',
   'quay.io/x y',
-  `a.io/${'a'.repeat(255)}`,
+  `a.io/${'a'.repeat(256)}`,
+  // `library/` counts: 248 characters become a 256-character path
+  'a'.repeat(248),
   'a'.repeat(64),
   'foo@',
   'foo:tag@',
@@ -85,6 +97,54 @@ describe('parseReference', () => {
       );
     });
   }
+  it('measures 255 on the repository path after library/ is added', () => {
+    parseReference('a'.repeat(247));
+    assert.throws(
+      () => parseReference('a'.repeat(248)),
+      (e: unknown) =>
+        isOcipullError(e, 'REFERENCE_INVALID') && /is 256 characters, more than 255/.test(e.message),
+    );
+  });
+  it('cuts a very long input in messages', () => {
+    assert.throws(
+      () => parseReference(`quay.io/${'A'.repeat(100_000)}`),
+      (e: unknown) => isOcipullError(e, 'REFERENCE_INVALID') && e.message.length < 600,
+    );
+  });
+  it('refuses credentials typed into the reference without echoing them', () => {
+    for (const input of [
+      'user:s3cret-pw@quay.io/podman/machine-os:5.5',
+      '//user:s3cret-pw@127.0.0.1:5000/x',
+      'user:s3cret-pw@[::1]:5000/x@sha256:' + 'a'.repeat(64),
+      'user:s3cret-pw@registry.example.com',
+      's3cret-pw@localhost:5000/x',
+    ]) {
+      assert.throws(
+        () => parseReference(input),
+        (e: unknown) => {
+          assert.ok(isOcipullError(e, 'REFERENCE_INVALID'), String(e));
+          const text = `${e.message} ${e.hint ?? ''} ${JSON.stringify(e.data ?? {})}`;
+          assert.doesNotMatch(text, /s3cret/, text);
+          assert.doesNotMatch(text, /user:/, text);
+          assert.match(e.message, /credentials/);
+          assert.match(e.hint ?? '', /--creds/);
+          assert.match(e.hint ?? '', /auth file/);
+          return true;
+        },
+        input,
+      );
+    }
+    // an `@` that starts a digest is not user information
+    assert.equal(parseReference(`ubuntu@${digest}`).digest, digest);
+    assert.equal(parseReference(`quay.io/a/b:1@${digest}`).digest, digest);
+  });
+  it('keeps the parts of an IPv6 host', () => {
+    assert.deepEqual(parseReference('[2001:db8::1]:5000/repo:5.5'), {
+      registry: '[2001:db8::1]:5000',
+      repository: 'repo',
+      tag: '5.5',
+    });
+  });
   it('keeps the parts', () => {
     assert.deepEqual(parseReference('//127.0.0.1:5000/podman/machine-os:5.5'), {
       registry: '127.0.0.1:5000',

@@ -15,6 +15,7 @@ import { OcipullError, parseDigest } from 'ocipull';
 export const DOCKER_HUB = 'docker.io';
 /** Where Docker Hub's API answers. */
 export const DOCKER_HUB_API = 'registry-1.docker.io';
+/** distribution's NameTotalLengthMax, applied (as distribution does) to the repository path alone. */
 const NAME_MAX = 255;
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -39,14 +40,31 @@ export interface RegistryReference {
   readonly digest?: string;
 }
 
+/** The input as quoted in messages: a long one is cut (the problem names what matters). */
+function shown(input: string): string {
+  return input.length > 300
+    ? `${JSON.stringify(input.slice(0, 200))}… (${input.length} characters)`
+    : JSON.stringify(input);
+}
+
 function invalid(input: string, problem: string): OcipullError {
-  return new OcipullError(
-    'REFERENCE_INVALID',
-    `docker reference ${JSON.stringify(input)} is invalid: ${problem}`,
-    {
-      hint: 'expected docker://[HOST[:PORT]/]REPOSITORY[:TAG][@DIGEST], e.g. docker://quay.io/podman/machine-os:5.5',
-    },
-  );
+  return new OcipullError('REFERENCE_INVALID', `docker reference ${shown(input)} is invalid: ${problem}`, {
+    hint: 'expected docker://[HOST[:PORT]/]REPOSITORY[:TAG][@DIGEST], e.g. docker://quay.io/podman/machine-os:5.5',
+  });
+}
+
+/**
+ * `user:password@host/...`: user information typed into the reference. Refused without echoing
+ * it (the message shows only what follows the `@`). A digest's `@` follows the repository path,
+ * so an `@` before the first `/` followed by a path, a host or nothing digest-like is this.
+ */
+function credentialsIn(text: string): string | undefined {
+  const at = text.indexOf('@');
+  if (at === -1) return undefined;
+  const before = text.slice(0, at);
+  const after = text.slice(at + 1);
+  if (before.includes('/') || after === '' || DIGEST_RE.test(after)) return undefined;
+  return after.includes('/') || after.includes('.') || before.includes(':') ? after : undefined;
 }
 
 /** Split `host/rest` the way Docker does: the first component is a host only if it looks like one. */
@@ -74,6 +92,16 @@ function splitDomain(name: string): { registry: string; repository: string } {
 export function parseReference(input: string): RegistryReference {
   const text = input.startsWith('//') ? input.slice(2) : input;
   if (text === '') throw invalid(input, 'it is empty');
+  const afterCredentials = credentialsIn(text);
+  if (afterCredentials !== undefined) {
+    throw new OcipullError(
+      'REFERENCE_INVALID',
+      `docker reference docker://<credentials>@${afterCredentials} is refused: credentials cannot be written into a reference (they would show in process lists, shell history and logs)`,
+      {
+        hint: 'drop the USER:PASSWORD@ part and pass --creds USER:PASSWORD (or --authfile FILE / an auth file written by `podman login`)',
+      },
+    );
+  }
   if (/\s/.test(text)) throw invalid(input, 'it contains white space');
   let rest = text;
   let digest: string | undefined;
@@ -99,8 +127,13 @@ export function parseReference(input: string): RegistryReference {
     }
   }
   if (rest === '') throw invalid(input, 'the repository name is missing');
-  if (rest.length > NAME_MAX) throw invalid(input, `the name is longer than ${NAME_MAX} characters`);
   const { registry, repository } = splitDomain(rest);
+  if (repository.length > NAME_MAX) {
+    throw invalid(
+      input,
+      `the repository path ${repository.slice(0, 40)}… is ${repository.length} characters, more than ${NAME_MAX}`,
+    );
+  }
   if (!DOMAIN_RE.test(registry))
     throw invalid(input, `${JSON.stringify(registry)} is not a valid registry host`);
   if (repository === '') throw invalid(input, 'the repository name is missing');

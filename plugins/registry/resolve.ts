@@ -45,7 +45,7 @@ export async function resolveDocker(
   const hooks = getRegistryHooks(orchestrator);
 
   const named = typeof options.registriesConf === 'string' || Boolean(process.env.CONTAINERS_REGISTRIES_CONF);
-  const conf = loadRegistriesConfFiles(
+  const conf = await loadRegistriesConfFiles(
     registriesConfFiles(options.registriesConf),
     named ? undefined : (error) => request.log.warn(`${(error as Error).message}; ignoring that file`),
   );
@@ -54,6 +54,7 @@ export async function resolveDocker(
     tlsVerify: options.tlsVerify,
     insecureRegistries: options.insecureRegistries,
     certDirs: settings.certDirs,
+    certDir: options.certDir,
   });
   for (const e of endpoints) if (e.insecure) tls.addInsecure(apiHost(e.registry));
   const timeouts: Timeouts = {

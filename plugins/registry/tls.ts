@@ -3,12 +3,14 @@
  * - Certificates are verified unless `--tls-verify=false` or the host is in `insecureRegistries`.
  * - Plain HTTP is tried only for loopback hosts and insecure ones (after HTTPS failed).
  * - Extra CAs and client certificates come from certs.d directories, as containers and Docker
- *   lay them out: `<dir>/<HOST[:PORT]>/*.crt` (CAs), `*.cert` + `*.key` (client pair).
+ *   lay them out: `<dir>/<HOST[:PORT]>/*.crt` (CAs), `*.cert` + `*.key` (client pair); or, with
+ *   `--cert-dir DIR` (skopeo's flag), from DIR itself for every host, instead of certs.d.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { OcipullError } from 'ocipull';
 import { hostname, isLoopback } from './reference.js';
 
 export const DEFAULT_CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
@@ -38,6 +40,8 @@ export class TlsPolicy {
       tlsVerify?: boolean;
       insecureRegistries?: string[];
       certDirs?: string[];
+      /** One directory holding the files itself (no HOST subdirectories), used instead of certs.d. */
+      certDir?: string;
     } = {},
   ) {
     this.insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
@@ -74,19 +78,27 @@ export class TlsPolicy {
 
   private async load(host: string): Promise<TlsSettings> {
     const verify = this.policy(host).verify;
-    const dirs = this.options.certDirs ?? [
-      ...DEFAULT_CERT_DIRS,
-      join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers', 'certs.d'),
-    ];
+    const dirs = this.options.certDir
+      ? [this.options.certDir]
+      : (
+          this.options.certDirs ?? [
+            ...DEFAULT_CERT_DIRS,
+            join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'containers', 'certs.d'),
+          ]
+        ).map((base) => join(base, host.replace(/[/\\]/g, '_')));
     const cas: string[] = [];
     let cert: string | undefined;
     let key: string | undefined;
-    for (const base of dirs) {
-      const dir = join(base, host.replace(/[/\\]/g, '_'));
+    for (const dir of dirs) {
       let names: string[];
       try {
         names = (await readdir(dir)).sort();
-      } catch {
+      } catch (error) {
+        if (this.options.certDir) {
+          throw new OcipullError('USAGE', `--cert-dir ${dir}: ${(error as Error).message}`, {
+            hint: 'name a directory holding the registry CA as *.crt (and a client NAME.cert + NAME.key)',
+          });
+        }
         continue;
       }
       for (const name of names) {

@@ -26,7 +26,11 @@ export function addDestinationOptions(command: Command): Command {
       parseBool,
     )
     .option('--creds <user:password>', 'registry credentials')
-    .option('--authfile <path>', 'auth file (containers auth.json / docker config.json format)');
+    .option('--authfile <path>', 'auth file (containers auth.json / docker config.json format)')
+    .option(
+      '--cert-dir <dir>',
+      'registry CAs (*.crt) and client certificate (*.cert + *.key) to use instead of certs.d',
+    );
 }
 
 function parseDisks(values: string[], titles: string[]): PackDisk[] {

@@ -25,6 +25,14 @@ export interface ReliabilityCase {
   kills?: number;
   /** Hostile inputs refused with their code. */
   refused?: number;
+  /** Concurrent pulls that ended byte-identical. */
+  pulls?: number;
+  /** Blob downloads the registry served (counted at the registry). */
+  downloads?: number;
+  /** Generated inputs a property checked. */
+  inputs?: number;
+  /** Outputs (stdout, stderr, logs, cache files of a run) scanned for secrets. */
+  scanned?: number;
 }
 
 export interface Suite {
@@ -310,12 +318,14 @@ export const CATALOG: ReliabilityCase[] = [
       'docker-registry with htpasswd Basic: --creds (with --json, JSON progress), --authfile, REGISTRY_AUTH_FILE, a wrong password twice; all with --debug',
     outcome:
       'byte-identical ×3, UNAUTHORIZED ×2 (exit 4); neither password nor its Basic encoding in any output or cache file',
+    scanned: 5,
   },
   {
     id: 'secrets.token',
     suite: 'secrets',
     title: 'docker-registry with token auth: the same five runs',
     outcome: 'byte-identical ×3, UNAUTHORIZED ×2; no password and no JWT in any output or cache file',
+    scanned: 5,
   },
   {
     id: 'secrets.redirect-basic',
@@ -324,6 +334,7 @@ export const CATALOG: ReliabilityCase[] = [
     outcome:
       'byte-identical; the storage host gets no Authorization; no credential in debug logs, the result or the cache',
     faults: 1,
+    scanned: 1,
   },
   {
     id: 'secrets.redirect-bearer',
@@ -332,6 +343,7 @@ export const CATALOG: ReliabilityCase[] = [
     outcome:
       'byte-identical; the storage host gets no Authorization; no token in debug logs, the result or the cache',
     faults: 1,
+    scanned: 1,
   },
 
   {
@@ -378,17 +390,22 @@ export const CATALOG: ReliabilityCase[] = [
     suite: 'concurrency',
     title: '8 CLI pulls of one image into one empty cache at once; 2 `cache prune` alongside',
     outcome: 'all byte-identical; the blob downloaded once; `cache ls` = re-hash',
+    pulls: 8,
+    downloads: 1,
   },
   {
     id: 'conc.mixed',
     suite: 'concurrency',
     title: '4 + 4 CLI pulls of two images into one empty cache at once; `cache prune` alongside',
     outcome: 'all byte-identical; each blob downloaded once; `cache ls` = re-hash',
+    pulls: 8,
+    downloads: 2,
   },
   {
     id: 'conc.prune-all',
     suite: 'concurrency',
     title: '6 CLI pulls of two images; 3 `cache prune --all` alongside',
     outcome: 'all byte-identical (entries in use are kept); `cache ls` = re-hash; no partial left',
+    pulls: 6,
   },
 ];

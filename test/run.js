@@ -95,7 +95,11 @@ try {
 }
 const files = all
   .filter((f) => !f.includes(`${join('dist', 'test', 'bench')}`))
-  .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
+  // A filter matches the compiled path (dist/test/x.test.js) or the source one (test/x.test.ts).
+  .filter((f) => {
+    const source = relative(dist, f).replace(/\.js$/, '.ts');
+    return filters.length === 0 || filters.some((s) => relative(root, f).includes(s) || source.includes(s));
+  })
   .sort();
 if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');

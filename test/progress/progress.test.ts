@@ -28,26 +28,35 @@ function sink(isTTY: boolean) {
   return { stream, text: () => text };
 }
 
-function emitPull(orchestrator: Orchestrator) {
+/** A pull's progress events; `between` runs before each one after the first (to move a mocked clock). */
+function emitPull(orchestrator: Orchestrator, between: () => void = () => {}) {
   const p = orchestrator.hooks.progress;
-  p.call({ phase: 'resolve', message: 'oci-dir:/x:5.5' });
-  p.call({ phase: 'select', message: 'qemu linux/x86_64' });
-  p.call({ phase: 'download', bytes: 1 << 20, total: 4 << 20 });
-  p.call({ phase: 'decompress', bytes: 3 << 20 });
-  p.call({ phase: 'download', bytes: 4 << 20, total: 4 << 20 });
-  p.call({ phase: 'decompress', bytes: 12 << 20 });
-  p.call({ phase: 'write', bytes: 12 << 20 });
-  p.call({ phase: 'done', bytes: 12 << 20 });
+  const events: Parameters<typeof p.call>[0][] = [
+    { phase: 'resolve', message: 'oci-dir:/x:5.5' },
+    { phase: 'select', message: 'qemu linux/x86_64' },
+    { phase: 'download', bytes: 1 << 20, total: 4 << 20 },
+    { phase: 'decompress', bytes: 3 << 20 },
+    { phase: 'download', bytes: 4 << 20, total: 4 << 20 },
+    { phase: 'decompress', bytes: 12 << 20 },
+    { phase: 'write', bytes: 12 << 20 },
+    { phase: 'done', bytes: 12 << 20 },
+  ];
+  for (const [i, event] of events.entries()) {
+    if (i > 0) between();
+    p.call(event);
+  }
 }
 
 const quiet = () => new Orchestrator({ log: createLogger('silent') });
 
 describe('progress display', () => {
-  it('json: one JSON object per event with phase, bytes, total and rate', () => {
+  it('json: one JSON object per event with phase, bytes, total and rate', (t) => {
     const orchestrator = quiet();
     const out = sink(false);
+    // A mocked clock, one second between events: the rates are known exactly.
+    t.mock.timers.enable({ apis: ['Date'], now: 0 });
     const detach = attachProgress(orchestrator, 'json', out.stream);
-    emitPull(orchestrator);
+    emitPull(orchestrator, () => t.mock.timers.tick(1000));
     detach();
     const lines = out
       .text()
@@ -64,7 +73,11 @@ describe('progress display', () => {
       { phase: 'download', bytes: 4 << 20, total: 4 << 20 },
     );
     assert.equal(lines[5].bytes, 12 << 20, 'decompression counts output bytes');
-    assert.ok('rate' in lines[4] || lines[4].rate === undefined);
+    // A phase's first event has no rate; later ones: bytes since that first event, per second.
+    assert.deepEqual(
+      lines.map((l) => l.rate ?? null),
+      [null, null, null, null, (4 << 20) / 2, (12 << 20) / 2, null, null],
+    );
   });
 
   it('plain (and auto off a terminal): phase lines, byte counts at most every few seconds', () => {

@@ -26,6 +26,8 @@ describe('docker:// against docker-registry', () => {
   let disk: PublishedDisk;
   const registries: Partial<Record<'plain' | 'basic' | 'token', TestRegistry>> = {};
   let n = 0;
+  /** process.env as it was before: the Orchestrator tests read it, and it is restored after. */
+  const saved = new Map<string, string | undefined>();
   // No auth file of the machine's user may leak into these tests.
   const env = () => ({
     HOME: join(tmp.dir, 'home'),
@@ -49,9 +51,16 @@ describe('docker:// against docker-registry', () => {
         mode === 'plain' ? undefined : 'alice:secret-alice',
       );
     }
-    Object.assign(process.env, env());
+    for (const [key, value] of Object.entries(env())) {
+      saved.set(key, process.env[key]);
+      process.env[key] = value;
+    }
   });
   after(async () => {
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
     await Promise.all(Object.values(registries).map((r) => r?.stop()));
     await tmp.cleanup();
   });
@@ -180,7 +189,12 @@ describe('docker:// against docker-registry', () => {
   }
 
   it('token auth asks for repository:NAME:pull', async () => {
-    const requests = registries.token!.tokenRequests;
+    const registry = registries.token!;
+    const from = registry.tokenRequests.length;
+    const out = join(tmp.dir, 'token-scope.qcow2');
+    const result = await cli(`docker://${registry.addr}/${REPO}:5.5`, out, ['--creds', 'alice:secret-alice']);
+    assert.equal(result.code, 0, result.stderr);
+    const requests = registry.tokenRequests.slice(from);
     assert.ok(
       requests.some((r) => r.authorized && r.scope.includes(`repository:${REPO}:pull`)),
       JSON.stringify(requests),

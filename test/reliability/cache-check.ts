@@ -14,6 +14,7 @@ async function hashFile(path: string, algorithm: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** A directory's names (a cache that never stored anything has none of these directories). */
 const list = (dir: string) => fsp.readdir(dir).catch(() => [] as string[]);
 
 /** Check the cache at `dir`; returns the digests of the blobs it holds. */

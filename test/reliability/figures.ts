@@ -12,9 +12,32 @@ export interface Observed {
   faults?: number;
   kills?: number;
   refused?: number;
+  pulls?: number;
+  downloads?: number;
+  inputs?: number;
+  scanned?: number;
   /** Bytes of a verified result that differ from the original: always 0. */
   bytesLost?: number;
 }
+
+type Count = 'faults' | 'kills' | 'refused' | 'pulls' | 'downloads' | 'inputs' | 'scanned';
+/** The counts every case has (always shown) and those only some suites count (shown where used). */
+const ALWAYS: Count[] = ['faults', 'kills', 'refused'];
+const EXTRA: { key: Count; total: string }[] = [
+  { key: 'pulls', total: 'concurrent pulls byte-identical' },
+  { key: 'downloads', total: 'blob downloads (of those pulls)' },
+  { key: 'inputs', total: 'generated inputs checked' },
+  { key: 'scanned', total: 'outputs scanned for secrets' },
+];
+const HEADS: Record<Count, string> = {
+  faults: 'faults',
+  kills: 'kills',
+  refused: 'refused',
+  pulls: 'pulls',
+  downloads: 'blob downloads',
+  inputs: 'inputs checked',
+  scanned: 'outputs scanned',
+};
 
 export function caseOf(id: string): ReliabilityCase {
   const found = CATALOG.find((c) => c.id === id);
@@ -25,26 +48,24 @@ export function caseOf(id: string): ReliabilityCase {
 /** Check what a case did against what the catalog (and so the doc) says it does. */
 export function ran(id: string, observed: Observed): void {
   const c = caseOf(id);
-  assert.equal(observed.faults ?? 0, c.faults ?? 0, `${id}: faults injected`);
-  assert.equal(observed.kills ?? 0, c.kills ?? 0, `${id}: kills survived`);
-  assert.equal(observed.refused ?? 0, c.refused ?? 0, `${id}: hostile inputs refused`);
+  for (const key of [...ALWAYS, ...EXTRA.map((e) => e.key)])
+    assert.equal(observed[key] ?? 0, c[key] ?? 0, `${id}: ${HEADS[key]} counted`);
   assert.equal(observed.bytesLost ?? 0, 0, `${id}: bytes lost`);
 }
 
-export interface Totals {
-  cases: number;
-  faults: number;
-  kills: number;
-  refused: number;
-  bytesLost: number;
-}
+export type Totals = Record<Count, number> & { cases: number; bytesLost: number };
 
 export function totals(cases: readonly ReliabilityCase[] = CATALOG): Totals {
+  const sum = (key: Count) => cases.reduce((n, c) => n + (c[key] ?? 0), 0);
   return {
     cases: cases.length,
-    faults: cases.reduce((n, c) => n + (c.faults ?? 0), 0),
-    kills: cases.reduce((n, c) => n + (c.kills ?? 0), 0),
-    refused: cases.reduce((n, c) => n + (c.refused ?? 0), 0),
+    faults: sum('faults'),
+    kills: sum('kills'),
+    refused: sum('refused'),
+    pulls: sum('pulls'),
+    downloads: sum('downloads'),
+    inputs: sum('inputs'),
+    scanned: sum('scanned'),
     bytesLost: 0,
   };
 }
@@ -76,6 +97,7 @@ export function renderDoc(): string {
     `| faults injected | ${all.faults} |`,
     `| kills survived | ${all.kills} |`,
     `| hostile inputs refused | ${all.refused} |`,
+    ...EXTRA.map((e) => `| ${e.total} | ${all[e.key]} |`),
     `| bytes lost | ${all.bytesLost} |`,
     '',
     'Run them with `npx tsc -p . && node test/run.js test/reliability`.',
@@ -84,14 +106,17 @@ export function renderDoc(): string {
     const cases = CATALOG.filter((c) => c.suite === suite.id);
     const t = totals(cases);
     lines.push('', `## ${suite.title}`, '', suite.description, '');
+    const keys = [...ALWAYS, ...EXTRA.map((e) => e.key).filter((k) => t[k] > 0)];
     lines.push(
-      `File: \`${suite.file}\`. Cases: ${t.cases}; faults ${t.faults}, kills ${t.kills}, refused ${t.refused}.`,
+      `File: \`${suite.file}\`. Cases: ${t.cases}; ${keys.map((k) => `${HEADS[k]} ${t[k]}`).join(', ')}.`,
     );
-    lines.push('', '| case | outcome | faults | kills | refused |', '|---|---|---:|---:|---:|');
+    lines.push(
+      '',
+      `| case | outcome | ${keys.map((k) => HEADS[k]).join(' | ')} |`,
+      `|---|---|${keys.map(() => '---:|').join('')}`,
+    );
     for (const c of cases) {
-      lines.push(
-        `| ${cell(c.title)} | ${cell(c.outcome)} | ${c.faults ?? 0} | ${c.kills ?? 0} | ${c.refused ?? 0} |`,
-      );
+      lines.push(`| ${cell(c.title)} | ${cell(c.outcome)} | ${keys.map((k) => c[k] ?? 0).join(' | ')} |`);
     }
   }
   for (const extra of NOTES) lines.push('', ...extra);

@@ -98,8 +98,9 @@ describe('images written by umoci, skopeo and an independent script', () => {
     await run('umoci', ['raw', 'add-layer', '--image', `${layout}:os`, layer]);
     const image = await umociImage(layout, 'os');
     assert.equal(image.layers.length, 1);
+    // The applehv preset: its disks are raw (the default qemu preset would expect qcow2).
     const { out, report } = await pull(`oci:${layout}:os`, [
-      '--disk-type',
+      '--preset',
       'applehv',
       '--arch',
       'x86_64',

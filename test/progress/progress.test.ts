@@ -76,7 +76,7 @@ describe('progress display', () => {
     // A phase's first event has no rate; later ones: bytes since that first event, per second.
     assert.deepEqual(
       lines.map((l) => l.rate ?? null),
-      [null, null, null, null, (4 << 20) / 2, (12 << 20) / 2, null, null],
+      [null, null, null, null, ((4 << 20) - (1 << 20)) / 2, ((12 << 20) - (3 << 20)) / 2, null, null],
     );
   });
 

@@ -101,7 +101,12 @@ describe('property: registry references', () => {
     );
     // Long inputs of the shapes that make a backtracking pattern explode: the valid one parses,
     // the near-misses are refused (how fast is the benchmark's business, not a test's).
-    assert.equal(parseReference('a'.repeat(250)).repository, `library/${'a'.repeat(250)}`);
+    // The 255-character limit is the repository path's, after `library/` (distribution's rule).
+    assert.equal(parseReference('a'.repeat(247)).repository, `library/${'a'.repeat(247)}`);
+    assert.ok(
+      onlyCoded(() => parseReference('a'.repeat(248)), ['REFERENCE_INVALID']),
+      '256 characters refused',
+    );
     for (const evil of [`${'a-'.repeat(120)}!`, `${'a.'.repeat(5000)}A`, `h/${'a__'.repeat(80)}_`]) {
       assert.ok(
         onlyCoded(() => parseReference(evil), ['REFERENCE_INVALID']),

@@ -182,6 +182,14 @@ export const CODES = {
     EXIT.NETWORK,
     'The HTTP(S) proxy refused to open a tunnel to the registry (the proxy and its HTTP status are named).',
   ),
+  TOO_SLOW: c(
+    EXIT.NETWORK,
+    'A body arrived slower than lowSpeedLimit bytes/s for lowSpeedTime seconds (not retried).',
+  ),
+  RETRY_AFTER_TOO_LONG: c(
+    EXIT.NETWORK,
+    'The registry asked (Retry-After) to wait longer than maxRetryAfterMs; the run stopped at once.',
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

@@ -3,14 +3,17 @@
  * - one dispatcher per host (TLS settings from TlsPolicy; HTTP(S)_PROXY / NO_PROXY honoured,
  *   the proxy picked by proxy.ts so that errors name it);
  * - retries with backoff and jitter on connection errors, 408, 429 and 5xx (Retry-After
- *   honoured), each logged at debug level; other statuses go back to the caller;
+ *   honoured up to maxRetryAfterMs, beyond it the run fails at once), each logged at debug
+ *   level; other statuses go back to the caller;
+ * - bodies under curl's low-speed rule (low-speed.ts);
  * - redirects followed by hand, with `Authorization` sent only to the origin that asked for it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Logger, OcipullError } from 'ocipull';
 import type { Dispatcher } from 'undici';
+import { DEFAULT_LOW_SPEED, type LowSpeedRule, withLowSpeedRule } from './low-speed.js';
 import { isRetryableError, toNetworkError } from './net-errors.js';
 import { proxyFor } from './proxy.js';
 import { isLoopback } from './reference.js';
@@ -87,6 +90,10 @@ export class HttpClient {
     readonly tls: TlsPolicy,
     readonly retry: RetryPolicy,
     readonly timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    readonly lowSpeed: LowSpeedRule = DEFAULT_LOW_SPEED,
+    /** The wait between retries (tests record it instead of waiting). */
+    private readonly sleep: (ms: number, signal: AbortSignal) => Promise<unknown> = (ms, signal) =>
+      delay(ms, undefined, { signal }),
   ) {}
 
   private dispatcher(url: URL): Promise<Dispatcher> {
@@ -124,17 +131,31 @@ export class HttpClient {
         req.log.debug(
           `${req.what}: ${(mapped as Error).message}; retry ${attempt}/${this.retry.retries} in ${Math.round(wait)} ms`,
         );
-        await sleep(wait, undefined, { signal: req.signal });
+        await this.sleep(wait, req.signal);
         continue;
       }
-      if (!isRetryableStatus(response.status) || attempt > this.retry.retries) return response;
+      if (!isRetryableStatus(response.status) || attempt > this.retry.retries) {
+        return { ...response, body: withLowSpeedRule(response.body, this.lowSpeed, req.what) };
+      }
       const retryAfter = parseRetryAfter(header(response, 'retry-after'));
       await discard(response);
+      if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) {
+        const asked = Math.ceil(retryAfter / 1000);
+        const cap = this.retry.maxRetryAfterMs / 1000;
+        throw new OcipullError(
+          'RETRY_AFTER_TOO_LONG',
+          `${req.what}: HTTP ${response.status} from ${displayUrl(response.url)}; the server asked to wait ${asked} s (Retry-After), more than the cap of ${cap} s`,
+          {
+            hint: 'try again later, or raise transports.docker.maxRetryAfterMs to wait that long',
+            data: { status: response.status, retryAfterMs: retryAfter },
+          },
+        );
+      }
       const wait = backoffDelay(this.retry, attempt, retryAfter);
       req.log.debug(
         `${req.what}: HTTP ${response.status} from ${displayUrl(response.url)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 1000)} s)` : ''}; retry ${attempt}/${this.retry.retries} in ${Math.round(wait)} ms`,
       );
-      await sleep(wait, undefined, { signal: req.signal });
+      await this.sleep(wait, req.signal);
     }
   }
 

@@ -8,6 +8,7 @@ import type { CredentialLookup } from './auth/session.js';
 import { RegistryClient } from './client.js';
 import { getRegistryHooks } from './hooks.js';
 import { DEFAULT_TIMEOUTS, HttpClient, type Timeouts } from './http.js';
+import { DEFAULT_LOW_SPEED } from './low-speed.js';
 import { getManifest } from './manifests.js';
 import { endpointsFor, loadRegistriesConfFiles, registriesConfFiles } from './mirrors.js';
 import { apiHost, formatReference, manifestReference, parseReference, withDefaultTag } from './reference.js';
@@ -24,6 +25,12 @@ export interface RegistrySettings {
   connectTimeoutMs?: number;
   /** certs.d directories to read instead of the usual ones. */
   certDirs?: string[];
+  /** curl's low-speed rule: a body slower than this many bytes/s for lowSpeedTime fails (0: off). */
+  lowSpeedLimit?: number;
+  /** Seconds the rate may stay below lowSpeedLimit. */
+  lowSpeedTime?: number;
+  /** Longest Retry-After waited for, in ms; a longer one fails the run at once. */
+  maxRetryAfterMs?: number;
 }
 
 function number(value: unknown): number | undefined {
@@ -62,10 +69,18 @@ export async function resolveDocker(
     headersMs: number(settings.timeoutMs) ?? DEFAULT_TIMEOUTS.headersMs,
     bodyMs: number(settings.timeoutMs) ?? DEFAULT_TIMEOUTS.bodyMs,
   };
+  const retryAfterCap = number(settings.maxRetryAfterMs);
   const http = new HttpClient(
     tls,
-    defaultRetryPolicy(number(settings.retries) !== undefined ? { retries: settings.retries } : {}),
+    defaultRetryPolicy({
+      ...(number(settings.retries) !== undefined ? { retries: settings.retries } : {}),
+      ...(retryAfterCap !== undefined ? { maxRetryAfterMs: retryAfterCap } : {}),
+    }),
     timeouts,
+    {
+      limit: number(settings.lowSpeedLimit) ?? DEFAULT_LOW_SPEED.limit,
+      timeMs: (number(settings.lowSpeedTime) ?? DEFAULT_LOW_SPEED.timeMs / 1000) * 1000,
+    },
   );
 
   const lookupFor =

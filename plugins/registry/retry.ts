@@ -1,6 +1,6 @@
 /**
  * Retry policy for registry requests: bounded exponential backoff with full jitter on connection
- * errors, 408, 429 and 5xx, honouring `Retry-After`; never on 401/403/404 or other 4xx.
+ * errors, 408, 429 and 5xx, honouring `Retry-After` up to a cap; never on 401/403/404 or other 4xx.
  */
 
 export interface RetryPolicy {
@@ -10,6 +10,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Longest single wait, Retry-After included. */
   maxDelayMs: number;
+  /** Longest Retry-After honoured; a server asking for more fails the run at once (RETRY_AFTER_TOO_LONG). */
+  maxRetryAfterMs: number;
 }
 
 export function defaultRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
@@ -18,6 +20,7 @@ export function defaultRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryP
     retries: 4,
     baseDelayMs: Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 250,
     maxDelayMs: 60_000,
+    maxRetryAfterMs: 60_000,
     ...overrides,
   };
 }
@@ -40,6 +43,8 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs?: number): number {
   const exp = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
   const jittered = exp / 2 + Math.random() * (exp / 2);
-  if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, jittered), policy.maxDelayMs);
+  if (retryAfterMs !== undefined) {
+    return Math.min(Math.max(retryAfterMs, jittered), Math.max(policy.maxDelayMs, policy.maxRetryAfterMs));
+  }
   return jittered;
 }

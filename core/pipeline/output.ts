@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fsp, fstatSync, unlinkSync } from 'node:fs';
+import { constants, promises as fsp, fstatSync, type Stats, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
@@ -101,6 +101,20 @@ async function removeOrphans(target: string): Promise<void> {
   }
 }
 
+/** What `target` (followed through symlinks) is when it is a node no disk is written to. */
+async function specialKind(target: string): Promise<string | undefined> {
+  let stat: Stats;
+  try {
+    stat = await fsp.stat(target);
+  } catch {
+    return undefined;
+  }
+  if (stat.isCharacterDevice()) return 'character device';
+  if (stat.isFIFO()) return 'FIFO';
+  if (stat.isSocket()) return 'socket';
+  return undefined;
+}
+
 /**
  * The output disk being written: a temp file beside the target, made visible by `commit` only
  * (fsync, then rename; with `replace: false` a link that fails if the target appeared meanwhile).
@@ -121,8 +135,19 @@ export class OutputFile implements DiskOutput {
     this.flusher = new BackgroundFlush(fd);
   }
 
-  /** Fails fast with OUTPUT_EXISTS before anything is fetched. */
+  /**
+   * Fails fast, before anything is fetched: OUTPUT_NOT_FILE for a character device, FIFO or
+   * socket at `target` (with or without --replace: renaming over it would replace the node, e.g.
+   * /dev/null, with a file), OUTPUT_EXISTS for anything else that exists without --replace.
+   */
   static async checkTarget(target: string, replace: boolean): Promise<void> {
+    const kind = await specialKind(target);
+    if (kind) {
+      throw new OcipullError('OUTPUT_NOT_FILE', `${target} is a ${kind}, not a file`, {
+        hint: 'choose a regular file (or a block device, with --replace) as -o',
+        data: { path: target, type: kind },
+      });
+    }
     if (replace) return;
     try {
       await fsp.lstat(target);

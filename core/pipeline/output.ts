@@ -115,12 +115,39 @@ async function specialKind(target: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** A block device's size in bytes, from /sys (Linux); undefined when it cannot be read. */
+async function blockDeviceSize(stat: Stats): Promise<number | undefined> {
+  const rdev = stat.rdev;
+  const major = (Math.floor(rdev / 256) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & ~0xff);
+  try {
+    const sectors = Number((await fsp.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8')).trim());
+    return Number.isSafeInteger(sectors) ? sectors * 512 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `target` followed through symlinks, when it is a block device. */
+async function blockDevice(target: string): Promise<Stats | undefined> {
+  try {
+    const stat = await fsp.stat(target);
+    return stat.isBlockDevice() ? stat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The output disk being written: a temp file beside the target, made visible by `commit` only
  * (fsync, then rename; with `replace: false` a link that fails if the target appeared meanwhile).
+ * A block device given with `replace` is written in place instead (`device`): no temp file, no
+ * rename, no holes, and nothing past the device's end.
  */
 export class OutputFile implements DiskOutput {
   private written = 0;
+  /** Bytes handed to the kernel (what a reader of `path` can see). */
+  private flushed = 0;
   private closed = false;
   private readonly flusher: BackgroundFlush;
 
@@ -131,6 +158,8 @@ export class OutputFile implements DiskOutput {
     readonly sparse: boolean,
     private readonly replace: boolean,
     private readonly handle: fsp.FileHandle,
+    /** Set for a block device written in place: its size in bytes (undefined: unknown). */
+    readonly device?: { size: number | undefined },
   ) {
     this.flusher = new BackgroundFlush(fd);
   }
@@ -162,6 +191,16 @@ export class OutputFile implements DiskOutput {
 
   static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
     await OutputFile.checkTarget(target, options.replace);
+    const device = options.replace ? await blockDevice(target) : undefined;
+    if (device) {
+      const size = await blockDeviceSize(device);
+      try {
+        const handle = await fsp.open(target, constants.O_RDWR);
+        return new OutputFile(target, target, handle.fd, false, true, handle, { size });
+      } catch (error) {
+        throw outputError(target, error);
+      }
+    }
     await removeOrphans(target);
     for (let attempt = 0; ; attempt++) {
       const temp = join(
@@ -203,6 +242,7 @@ export class OutputFile implements DiskOutput {
 
   /** Record bytes written by someone else (a child process writing to `fd`). */
   async syncSize(): Promise<number> {
+    if (this.device) return this.flushed;
     const { size } = await this.handle.stat();
     this.written = Math.max(this.written, size);
     return this.written;
@@ -232,6 +272,17 @@ export class OutputFile implements DiskOutput {
             break;
           runEnd = next;
         }
+        const room = output.device?.size;
+        if (room !== undefined && position + runEnd > room) {
+          throw new OcipullError(
+            'OUTPUT_FAILED',
+            `cannot write ${output.target}: the disk is larger than the ${room}-byte block device`,
+            {
+              hint: 'choose a block device at least as large as the disk, or a file as -o',
+              data: { deviceSize: room },
+            },
+          );
+        }
         let off = start;
         while (off < runEnd) {
           const { bytesWritten } = await output.handle.write(stage, off, runEnd - off, position + off);
@@ -241,7 +292,8 @@ export class OutputFile implements DiskOutput {
       }
       position += staged;
       staged = 0;
-      if (final) await output.handle.truncate(position);
+      output.flushed = position;
+      if (final && !output.device) await output.handle.truncate(position);
     };
 
     return new Writable({
@@ -280,6 +332,7 @@ export class OutputFile implements DiskOutput {
       await this.flusher.stop();
       await this.handle.sync();
       await this.close();
+      if (this.device) return;
       if (this.replace) {
         await fsp.rename(this.path, this.target);
       } else {
@@ -312,6 +365,8 @@ export class OutputFile implements DiskOutput {
 
   async discard(): Promise<void> {
     await this.close();
+    // A block device is never removed: what was written into it stays there.
+    if (this.device) return;
     await fsp.rm(this.path, { force: true });
     live.delete(this.path);
   }

@@ -262,6 +262,11 @@ async function restoreDecoded(t: Transfer): Promise<TransferOutcome | undefined>
     sparse: writeSparse(settings.sparse, selection),
     replace: settings.replace,
   });
+  // A block device is written in place by decoding: a cached copy would be put beside it.
+  if (out.device) {
+    await out.discard();
+    return undefined;
+  }
   let bytes: number;
   try {
     if (!(await t.cache.restoreDecoded(selection.layer.digest, out.path))) {
@@ -480,7 +485,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       cacheCommitted = true;
     }
     await pauseAt('commit');
-    if (t.cache?.keepDecoded) {
+    if (t.cache?.keepDecoded && !out.device) {
       await t.cache
         .keepDecoded(layer.digest, out.path)
         .catch((e: unknown) =>

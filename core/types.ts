@@ -429,6 +429,12 @@ export interface DiskOutput {
   createWriteStream(): Writable;
   /** Bytes written so far through `createWriteStream` or reported with `advance`. */
   readonly bytesWritten: number;
+  /**
+   * Set when the output is a block device written in place (`-o DEVICE --replace`): `path` is the
+   * device, `size` its size when known. Decoders must write through `createWriteStream` (which
+   * refuses to pass the device's end), never into `fd` themselves.
+   */
+  readonly device?: { readonly size: number | undefined };
 }
 
 export interface DecompressRequest {

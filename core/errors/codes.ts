@@ -170,6 +170,10 @@ export const CODES = {
     EXIT.OUTPUT,
     'The output could not be written (directory missing, disk full, permissions).',
   ),
+  OUTPUT_NOT_FILE: c(
+    EXIT.OUTPUT,
+    'The output path is a character device, FIFO or socket; only a regular file (or a block device, with --replace) is written.',
+  ),
   // cache
   CACHE_FAILED: c(EXIT.OUTPUT, 'The cache directory could not be read or written.'),
   CACHE_CORRUPT: c(EXIT.INTEGRITY, 'A cache entry failed verification; it was removed.'),

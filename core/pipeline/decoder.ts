@@ -231,8 +231,10 @@ export async function decodeWithChild(
 ): Promise<DecompressResult> {
   const { input, output, signal, maxOutputBytes, codec } = request;
   signal.throwIfAborted();
+  // A block device is written through the output's stream, which stops at the device's end.
+  const direct = decoder.direct && !output.device;
   const child = spawn(decoder.command, decoder.args, {
-    stdio: ['pipe', decoder.direct ? output.fd : 'pipe', 'pipe'],
+    stdio: ['pipe', direct ? output.fd : 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
@@ -256,7 +258,7 @@ export async function decodeWithChild(
   let timer: NodeJS.Timeout | undefined;
   let counter: ReturnType<typeof byteCounter> | undefined;
   let draining: Promise<unknown> = Promise.resolve(undefined);
-  if (decoder.direct) {
+  if (direct) {
     if (maxOutputBytes !== undefined) {
       timer = setInterval(() => {
         if (fstatSync(output.fd).size > maxOutputBytes) stop(expansionError(maxOutputBytes));

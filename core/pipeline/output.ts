@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fsp, fstatSync, unlinkSync } from 'node:fs';
+import { constants, promises as fsp, fstatSync, type Stats, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
@@ -101,12 +101,53 @@ async function removeOrphans(target: string): Promise<void> {
   }
 }
 
+/** What `target` (followed through symlinks) is when it is a node no disk is written to. */
+async function specialKind(target: string): Promise<string | undefined> {
+  let stat: Stats;
+  try {
+    stat = await fsp.stat(target);
+  } catch {
+    return undefined;
+  }
+  if (stat.isCharacterDevice()) return 'character device';
+  if (stat.isFIFO()) return 'FIFO';
+  if (stat.isSocket()) return 'socket';
+  return undefined;
+}
+
+/** A block device's size in bytes, from /sys (Linux); undefined when it cannot be read. */
+async function blockDeviceSize(stat: Stats): Promise<number | undefined> {
+  const rdev = stat.rdev;
+  const major = (Math.floor(rdev / 256) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & ~0xff);
+  try {
+    const sectors = Number((await fsp.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8')).trim());
+    return Number.isSafeInteger(sectors) ? sectors * 512 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `target` followed through symlinks, when it is a block device. */
+async function blockDevice(target: string): Promise<Stats | undefined> {
+  try {
+    const stat = await fsp.stat(target);
+    return stat.isBlockDevice() ? stat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The output disk being written: a temp file beside the target, made visible by `commit` only
  * (fsync, then rename; with `replace: false` a link that fails if the target appeared meanwhile).
+ * A block device given with `replace` is written in place instead (`device`): no temp file, no
+ * rename, no holes, and nothing past the device's end.
  */
 export class OutputFile implements DiskOutput {
   private written = 0;
+  /** Bytes handed to the kernel (what a reader of `path` can see). */
+  private flushed = 0;
   private closed = false;
   private readonly flusher: BackgroundFlush;
 
@@ -117,12 +158,25 @@ export class OutputFile implements DiskOutput {
     readonly sparse: boolean,
     private readonly replace: boolean,
     private readonly handle: fsp.FileHandle,
+    /** Set for a block device written in place: its size in bytes (undefined: unknown). */
+    readonly device?: { size: number | undefined },
   ) {
     this.flusher = new BackgroundFlush(fd);
   }
 
-  /** Fails fast with OUTPUT_EXISTS before anything is fetched. */
+  /**
+   * Fails fast, before anything is fetched: OUTPUT_NOT_FILE for a character device, FIFO or
+   * socket at `target` (with or without --replace: renaming over it would replace the node, e.g.
+   * /dev/null, with a file), OUTPUT_EXISTS for anything else that exists without --replace.
+   */
   static async checkTarget(target: string, replace: boolean): Promise<void> {
+    const kind = await specialKind(target);
+    if (kind) {
+      throw new OcipullError('OUTPUT_NOT_FILE', `${target} is a ${kind}, not a file`, {
+        hint: 'choose a regular file (or a block device, with --replace) as -o',
+        data: { path: target, type: kind },
+      });
+    }
     if (replace) return;
     try {
       await fsp.lstat(target);
@@ -137,6 +191,16 @@ export class OutputFile implements DiskOutput {
 
   static async create(target: string, options: { sparse: boolean; replace: boolean }): Promise<OutputFile> {
     await OutputFile.checkTarget(target, options.replace);
+    const device = options.replace ? await blockDevice(target) : undefined;
+    if (device) {
+      const size = await blockDeviceSize(device);
+      try {
+        const handle = await fsp.open(target, constants.O_RDWR);
+        return new OutputFile(target, target, handle.fd, false, true, handle, { size });
+      } catch (error) {
+        throw outputError(target, error);
+      }
+    }
     await removeOrphans(target);
     for (let attempt = 0; ; attempt++) {
       const temp = join(
@@ -178,6 +242,7 @@ export class OutputFile implements DiskOutput {
 
   /** Record bytes written by someone else (a child process writing to `fd`). */
   async syncSize(): Promise<number> {
+    if (this.device) return this.flushed;
     const { size } = await this.handle.stat();
     this.written = Math.max(this.written, size);
     return this.written;
@@ -207,6 +272,17 @@ export class OutputFile implements DiskOutput {
             break;
           runEnd = next;
         }
+        const room = output.device?.size;
+        if (room !== undefined && position + runEnd > room) {
+          throw new OcipullError(
+            'OUTPUT_FAILED',
+            `cannot write ${output.target}: the disk is larger than the ${room}-byte block device`,
+            {
+              hint: 'choose a block device at least as large as the disk, or a file as -o',
+              data: { deviceSize: room },
+            },
+          );
+        }
         let off = start;
         while (off < runEnd) {
           const { bytesWritten } = await output.handle.write(stage, off, runEnd - off, position + off);
@@ -216,7 +292,8 @@ export class OutputFile implements DiskOutput {
       }
       position += staged;
       staged = 0;
-      if (final) await output.handle.truncate(position);
+      output.flushed = position;
+      if (final && !output.device) await output.handle.truncate(position);
     };
 
     return new Writable({
@@ -255,6 +332,7 @@ export class OutputFile implements DiskOutput {
       await this.flusher.stop();
       await this.handle.sync();
       await this.close();
+      if (this.device) return;
       if (this.replace) {
         await fsp.rename(this.path, this.target);
       } else {
@@ -287,6 +365,8 @@ export class OutputFile implements DiskOutput {
 
   async discard(): Promise<void> {
     await this.close();
+    // A block device is never removed: what was written into it stays there.
+    if (this.device) return;
     await fsp.rm(this.path, { force: true });
     live.delete(this.path);
   }

@@ -52,6 +52,22 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const reason =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'it, or one of its parents, exists and is not a directory'
+        : (error as Error).message;
+    throw new OcipullError('OUTPUT_FAILED', `cannot make the output directory ${dir}: ${reason}`, {
+      hint: 'choose a directory that exists or can be made, or a file path as -o',
+      cause: error,
+    });
+  }
+}
+
 export async function runPull(orchestrator: Orchestrator, request: PullRequest): Promise<PullResult> {
   const started = Date.now();
   const settings = orchestrator.settings;
@@ -69,6 +85,9 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
   const outputDir = outputIsDir ? resolvePath(request.output ?? '.') : undefined;
   const explicitOutput = outputIsDir ? undefined : resolvePath(request.output!);
   if (explicitOutput) await OutputFile.checkTarget(explicitOutput, settings.replace);
+  // `-o DIR/` names a directory: made (mkdir -p, 0755) before anything is fetched, so
+  // `pull -o ~/vms/` works on a fresh machine.
+  if (outputDir && request.output?.endsWith('/')) await makeOutputDir(outputDir);
   await orchestrator.hooks.beforePull.promise({
     source: sourceRaw,
     output: explicitOutput ?? outputDir!,
@@ -243,6 +262,11 @@ async function restoreDecoded(t: Transfer): Promise<TransferOutcome | undefined>
     sparse: writeSparse(settings.sparse, selection),
     replace: settings.replace,
   });
+  // A block device is written in place by decoding: a cached copy would be put beside it.
+  if (out.device) {
+    await out.discard();
+    return undefined;
+  }
   let bytes: number;
   try {
     if (!(await t.cache.restoreDecoded(selection.layer.digest, out.path))) {
@@ -461,7 +485,7 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       cacheCommitted = true;
     }
     await pauseAt('commit');
-    if (t.cache?.keepDecoded) {
+    if (t.cache?.keepDecoded && !out.device) {
       await t.cache
         .keepDecoded(layer.digest, out.path)
         .catch((e: unknown) =>

@@ -531,4 +531,22 @@ export const CATALOG: ReliabilityCase[] = [
       "another user's stale output temps beside the output (a directory; an immutable file) and a plain file at the blob's lock path",
     outcome: 'byte-identical; what cannot be removed is skipped, the lock debris replaced',
   },
+  {
+    id: 'storage.special-output',
+    suite: 'storage',
+    title:
+      'a character device (mknod c 1 3), a FIFO and a unix socket at `-o`, each with and without `--replace`',
+    outcome:
+      'OUTPUT_NOT_FILE (exit 8) naming the path and its type; each node still what it was, no temp file',
+    refused: 6,
+  },
+  {
+    id: 'storage.block-device',
+    suite: 'storage',
+    title:
+      'a loop device at `-o` (a node for it in the temp dir): `--replace` with child and in-process decoders, a device smaller than the disk (both decoders), no `--replace`',
+    outcome:
+      'written in place, byte-identical, zero runs as zeros, bytes past the disk untouched; too small: OUTPUT_FAILED (exit 8) naming the device size; without --replace OUTPUT_EXISTS, nothing written',
+    refused: 3,
+  },
 ];

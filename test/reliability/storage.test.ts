@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
@@ -308,5 +309,108 @@ describe('hostile storage', () => {
       execFileSync('chattr', ['-i', stuck]);
     }
     ran('storage.stale-temps', {});
+  });
+
+  it('a character device, FIFO or socket at -o is OUTPUT_NOT_FILE, with or without --replace, and survives', async () => {
+    let refused = 0;
+    const dir = fresh('nodes');
+    await fsp.mkdir(dir);
+    const chr = join(dir, 'null');
+    execFileSync('mknod', [chr, 'c', '1', '3']);
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const sock = join(dir, 'sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const nodes: [string, string, (s: Stats) => boolean][] = [
+        [chr, 'character device', (s) => s.isCharacterDevice()],
+        [fifo, 'FIFO', (s) => s.isFIFO()],
+        [sock, 'socket', (s) => s.isSocket()],
+      ];
+      for (const [path, kind, is] of nodes) {
+        for (const replace of [[], ['--replace']]) {
+          const result = await pull(blob, ['-o', path, '--cache-dir', fresh('cache'), ...replace]);
+          noCrash(result.stderr);
+          assert.equal(result.code, 8, result.stderr);
+          assert.match(result.stderr, /OUTPUT_NOT_FILE/);
+          assert.ok(result.stderr.includes(`${path} is a ${kind}`), result.stderr);
+          assert.ok(is(await fsp.lstat(path)), `${path} is still a ${kind}`);
+          assert.deepEqual(await filesUnder(dir), ['fifo', 'null', 'sock'].sort(), 'no temp file');
+          refused++;
+        }
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    ran('storage.special-output', { refused });
+  });
+
+  it('a block device at -o is written in place with --replace (child and in-process), refused when too small or without --replace', async () => {
+    let refused = 0;
+    const want = await fsp.readFile(disk);
+    const FILL = 0xa5;
+    /** A loop device over a temp file of 0xa5 bytes, with a node for it in the temp dir; detached after. */
+    const withLoop = async (bytes: number, body: (node: string, backing: string) => Promise<void>) => {
+      const dir = fresh('blk');
+      await fsp.mkdir(dir);
+      const backing = join(dir, 'backing');
+      await fsp.writeFile(backing, Buffer.alloc(bytes, FILL));
+      const loop = execFileSync('losetup', ['-f', '--show', backing], { encoding: 'utf8' }).trim();
+      try {
+        const [major, minor] = execFileSync('stat', ['-c', '%t %T', loop], { encoding: 'utf8' })
+          .trim()
+          .split(' ')
+          .map((hex) => String(Number.parseInt(hex, 16)));
+        const node = join(dir, 'dev');
+        execFileSync('mknod', [node, 'b', major!, minor!]);
+        await body(node, backing);
+        assert.ok((await fsp.lstat(node)).isBlockDevice(), 'still a block device');
+        assert.deepEqual(await filesUnder(dir), ['backing', 'dev'], 'no temp file');
+      } finally {
+        execFileSync('losetup', ['-d', loop]);
+      }
+    };
+    for (const mode of ['child', 'inprocess']) {
+      await withLoop(want.length + 2 * MiB, async (node, backing) => {
+        const result = await pull(blob, ['-o', node, '--replace', '--cache-dir', fresh('cache')], {
+          OCIPULL_CODEC_MODE: mode,
+        });
+        noCrash(result.stderr);
+        assert.equal(result.code, 0, `${mode}: ${result.stderr}`);
+        const bytes = await fsp.readFile(backing);
+        assert.ok(bytes.subarray(0, want.length).equals(want), `${mode}: the device holds the disk`);
+        assert.ok(
+          bytes.subarray(want.length).every((b) => b === FILL),
+          `${mode}: past the disk untouched`,
+        );
+      });
+      await withLoop(MiB, async (node, backing) => {
+        const result = await pull(blob, ['-o', node, '--replace', '--cache-dir', fresh('cache')], {
+          OCIPULL_CODEC_MODE: mode,
+        });
+        noCrash(result.stderr);
+        assert.equal(result.code, 8, `${mode}: ${result.stderr}`);
+        assert.match(result.stderr, /OUTPUT_FAILED/);
+        assert.ok(
+          result.stderr.includes(`the disk is larger than the ${MiB}-byte block device`),
+          result.stderr,
+        );
+        assert.equal((await fsp.stat(backing)).size, MiB);
+        refused++;
+      });
+    }
+    await withLoop(want.length, async (node, backing) => {
+      const result = await pull(blob, ['-o', node, '--cache-dir', fresh('cache')]);
+      noCrash(result.stderr);
+      assert.equal(result.code, 8, result.stderr);
+      assert.match(result.stderr, /OUTPUT_EXISTS/);
+      assert.ok(
+        (await fsp.readFile(backing)).every((b) => b === FILL),
+        'nothing written',
+      );
+      refused++;
+    });
+    ran('storage.block-device', { refused });
   });
 });

@@ -6,6 +6,7 @@ import {
   type ResolvedConfig,
   resolveConfig,
 } from '../config/resolve.js';
+import { validateFlag } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Logger } from '../types.js';
@@ -109,6 +110,8 @@ export function createContext(signal: AbortSignal, write: (text: string) => void
     out: write,
     json: false,
     async setup(flags) {
+      // Refused as the config file's `progress` is: same values, same code.
+      if (flags.progress !== undefined) await validateFlag('progress', flags.progress, '--progress');
       const overrides = overridesFrom(flags);
       const config = await resolveConfig(overrides);
       const log = createLogger(config.logLevel);

@@ -3,6 +3,8 @@
  * the configuration refuses, and errors read cleanly.
  */
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/paths.js';
@@ -38,5 +40,25 @@ describe('CLI conventions', () => {
     const far = await cli(['pull', 'zzz:./x']);
     assert.match(far.stderr, /no transport plugin handles "zzz:" sources/);
     assert.doesNotMatch(far.stderr, /did you mean/);
+  });
+  it('--progress refuses what the config refuses, with the same code and accepted values', async () => {
+    const file = join(tmp.dir, 'bad-progress.json');
+    await fsp.writeFile(file, JSON.stringify({ progress: 'fancy' }));
+    const fromFile = await cli(['pull', 'oci-dir:./nowhere:latest', '--config', file, '--json']);
+    const fromFlag = await cli(['pull', 'oci-dir:./nowhere:latest', '--progress', 'fancy', '--json']);
+    assert.equal(fromFlag.code, fromFile.code);
+    assert.equal(fromFlag.code, 2);
+    const a = JSON.parse(fromFile.stdout).error;
+    const b = JSON.parse(fromFlag.stdout).error;
+    assert.equal(a.code, 'CONFIG_INVALID');
+    assert.equal(b.code, 'CONFIG_INVALID');
+    assert.deepEqual(b.data.issues, a.data.issues);
+    assert.match(
+      fromFlag.stderr,
+      /error \[CONFIG_INVALID\]: --progress "fancy": has a value that is not accepted \(accepted: "auto", "plain", "json", "none"\)/,
+    );
+    // An accepted value passes the check (and the pull then fails on the missing layout).
+    const ok = await cli(['pull', 'oci-dir:./nowhere:latest', '--progress', 'plain']);
+    assert.match(ok.stderr, /LAYOUT_MISSING/);
   });
 });

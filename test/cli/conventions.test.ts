@@ -61,4 +61,28 @@ describe('CLI conventions', () => {
     const ok = await cli(['pull', 'oci-dir:./nowhere:latest', '--progress', 'plain']);
     assert.match(ok.stderr, /LAYOUT_MISSING/);
   });
+  it('a bad JSON config found by search: named by its path, one plain code frame', async () => {
+    const dir = join(tmp.dir, 'bad-json');
+    await fsp.mkdir(dir);
+    const file = join(dir, '.ocipullrc.json');
+    await fsp.writeFile(file, '{\n  "progress": "plain",\n  "preset": "qemu",\n}\n');
+    // FORCE_COLOR asks the code-frame library for colour: none may reach the message.
+    const r = await runCli(['pull', 'oci-dir:./nowhere:latest', '--json'], {
+      cwd: dir,
+      env: { XDG_CACHE_HOME: tmp.dir, FORCE_COLOR: '1' },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    const error = JSON.parse(r.stdout).error;
+    assert.equal(error.code, 'CONFIG_LOAD_FAILED');
+    assert.equal(error.data.file, file);
+    assert.ok(
+      error.message.startsWith(`cannot read ${file}: Expected double-quoted property name`),
+      error.message,
+    );
+    assert.doesNotMatch(error.message, /\u001b|while parsing|JSON Error in/);
+    assert.equal(error.message.split('> 4 | }').length, 2, error.message);
+    assert.equal(r.stderr.split('> 4 | }').length, 2, r.stderr);
+    assert.match(r.stderr, /^error \[CONFIG_LOAD_FAILED\]: cannot read .*\.ocipullrc\.json: /);
+    assert.match(r.stderr, /\n {2}3 \| {3}"preset": "qemu",\n> 4 \| }\n {4}\| \^\n/);
+  });
 });

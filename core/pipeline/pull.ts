@@ -61,6 +61,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     diskType: settings.diskType,
     os: settings.os,
     architecture: settings.arch,
+    ...(settings.variant === undefined ? {} : { variant: settings.variant }),
     allowMissingTitle: settings.allowMissingTitle,
     format: settings.format,
   };

@@ -7,6 +7,8 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
+import { compress, makeDisk } from '../support/disks.js';
+import { buildMachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 
 describe('CLI conventions', () => {
@@ -84,5 +86,52 @@ describe('CLI conventions', () => {
     assert.equal(r.stderr.split('> 4 | }').length, 2, r.stderr);
     assert.match(r.stderr, /^error \[CONFIG_LOAD_FAILED\]: cannot read .*\.ocipullrc\.json: /);
     assert.match(r.stderr, /\n {2}3 \| {3}"preset": "qemu",\n> 4 \| }\n {4}\| \^\n/);
+  });
+  it('--platform OS/ARCH, beside --arch/--os and skopeo --override-*; disagreeing flags refused', async () => {
+    const src = join(tmp.dir, 'platform-src');
+    await fsp.mkdir(src);
+    const zst = await compress(
+      await makeDisk(src, { format: 'qcow2', sizeMiB: 2, dataMiB: 1, seed: 7 }),
+      'zstd',
+    );
+    const layout = join(tmp.dir, 'platform-layout');
+    await buildMachineOsLayout(layout, {
+      tag: '1',
+      builder: 'store',
+      disks: [
+        { diskType: 'qemu', arch: 'x86_64', path: zst },
+        { diskType: 'qemu', arch: 'aarch64', path: zst },
+      ],
+    });
+    const source = `oci-dir:${layout}:1`;
+    const pull = (out: string, ...flags: string[]) =>
+      cli(['pull', source, '--preset', 'qemu', '-o', join(tmp.dir, out), '--json', ...flags]);
+    const byPlatform = await pull('p.qcow2', '--platform', 'linux/arm64');
+    assert.equal(byPlatform.code, 0, byPlatform.stderr);
+    assert.equal(JSON.parse(byPlatform.stdout).platform.architecture, 'aarch64');
+    const bySkopeo = await pull('s.qcow2', '--override-arch', 'amd64', '--override-os', 'linux');
+    assert.equal(bySkopeo.code, 0, bySkopeo.stderr);
+    assert.equal(JSON.parse(bySkopeo.stdout).platform.architecture, 'x86_64');
+    // Agreeing spellings (aarch64 = arm64) are one platform; disagreeing ones are a usage error.
+    const agree = await pull('a.qcow2', '--platform', 'linux/arm64', '--arch', 'aarch64');
+    assert.equal(agree.code, 0, agree.stderr);
+    const clash = await pull('c.qcow2', '--platform', 'linux/arm64', '--arch', 'amd64');
+    assert.equal(clash.code, 2);
+    assert.equal(JSON.parse(clash.stdout).error.code, 'USAGE');
+    assert.match(clash.stderr, /--arch says arch "amd64" but --platform says "arm64"/);
+    await assert.rejects(fsp.stat(join(tmp.dir, 'c.qcow2')));
+    const bad = await pull('b.qcow2', '--platform', 'arm64');
+    assert.match(bad.stderr, /error \[USAGE\]: --platform "arm64" is not OS\/ARCH\[\/VARIANT\]/);
+    // A variant the index does not name matches no disk.
+    const variant = await pull('v.qcow2', '--platform', 'linux/arm64/v9');
+    assert.equal(JSON.parse(variant.stdout).error.code, 'NO_MATCHING_DISK');
+    // inspect: everything without a platform, one platform with it.
+    const all = JSON.parse((await cli(['inspect', source, '--json'])).stdout);
+    assert.equal(all.disks.length, 2);
+    const arm = JSON.parse((await cli(['inspect', source, '--json', '--platform', 'linux/aarch64'])).stdout);
+    assert.deepEqual(
+      arm.disks.map((d: { platform: { architecture: string } }) => d.platform.architecture),
+      ['aarch64'],
+    );
   });
 });

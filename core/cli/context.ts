@@ -21,6 +21,8 @@ export interface CliContext {
   out(text: string): void;
   /** Set by commands that print JSON, so failures are reported as JSON too. */
   json: boolean;
+  /** `--debug` / `-v` given before the subcommand (`ocipull --debug pull …`). */
+  debug: boolean;
   /** Resolve config + presets + flags and build an orchestrator with the plugins applied. */
   setup(flags: CommonFlags): Promise<{ orchestrator: Orchestrator; config: ResolvedConfig; log: Logger }>;
 }
@@ -49,6 +51,7 @@ export interface CommonFlags {
   offline?: boolean;
   quiet?: boolean;
   debug?: boolean;
+  verbose?: boolean;
   json?: boolean;
   progress?: 'auto' | 'plain' | 'json' | 'none';
 }
@@ -63,7 +66,8 @@ export function addConfigOptions(command: Command): Command {
   return command
     .option('--config <path>', 'configuration file (default: searched from the working directory up)')
     .option('--preset <name>', 'preset by name (qemu, applehv, libkrun, hyperv, wsl) or path')
-    .option('--debug', 'log debug details on stderr (never credentials)');
+    .option('--debug', 'log debug details on stderr (never credentials)')
+    .option('-v, --verbose', 'same as --debug');
 }
 
 export function addPlatformOptions(command: Command, verb = 'select'): Command {
@@ -171,7 +175,7 @@ export function overridesFrom(flags: CommonFlags): CliOverrides {
     sparse: flags.sparse,
     allowMissingTitle: flags.allowMissingTitle,
     offline: flags.offline,
-    logLevel: flags.debug ? 'debug' : flags.quiet ? 'error' : undefined,
+    logLevel: flags.debug || flags.verbose ? 'debug' : flags.quiet ? 'error' : undefined,
     progress: flags.quiet ? 'none' : flags.progress,
   };
 }
@@ -181,7 +185,9 @@ export function createContext(signal: AbortSignal, write: (text: string) => void
     signal,
     out: write,
     json: false,
-    async setup(flags) {
+    debug: false,
+    async setup(given) {
+      const flags = context.debug ? { ...given, debug: true } : given;
       // Refused as the config file's `progress` is: same values, same code.
       if (flags.progress !== undefined) await validateFlag('progress', flags.progress, '--progress');
       const overrides = overridesFrom(flags);

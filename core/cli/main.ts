@@ -16,6 +16,8 @@ function buildProgram(): Command {
       'Pull VM disk images out of OCI registries and OCI layouts: verified, resumable, extensible by plugins.',
     )
     .version(pkg.version, '-V, --version')
+    .option('--debug', 'log debug details on stderr (never credentials); also after the command')
+    .option('-v, --verbose', 'same as --debug')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -89,6 +91,11 @@ export async function main(argv: string[]): Promise<number> {
     writeErr: (s) => process.stderr.write(printable(s, { multiline: true })),
   });
   for (const register of COMMANDS) register(program, context);
+  // Global --debug / -v before the subcommand count as given to it.
+  program.hook('preAction', () => {
+    const global = program.opts<{ debug?: boolean; verbose?: boolean }>();
+    context.debug = Boolean(global.debug || global.verbose);
+  });
   for (const command of program.commands) command.exitOverride();
   const secrets = commandLineSecrets(argv);
   const scrub = (s: string) => secrets.reduce((text, secret) => text.split(secret).join('***'), s);

@@ -125,6 +125,40 @@ describe('CLI conventions', () => {
     // A variant the index does not name matches no disk.
     const variant = await pull('v.qcow2', '--platform', 'linux/arm64/v9');
     assert.equal(JSON.parse(variant.stdout).error.code, 'NO_MATCHING_DISK');
+    // Global --debug / -v / --verbose, before or after the subcommand: debug lines (a cache hit).
+    for (const [i, args] of [
+      ['--debug', 'pull'],
+      ['-v', 'pull'],
+      ['pull', '-v'],
+      ['--verbose', 'pull'],
+    ].entries()) {
+      const [first, second] = args as [string, string];
+      const r = await cli([
+        first,
+        second,
+        source,
+        '--preset',
+        'qemu',
+        '--arch',
+        'arm64',
+        '-o',
+        join(tmp.dir, `d${i}.qcow2`),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /cache: hit sha256:/, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const quiet = await cli([
+      'pull',
+      source,
+      '--preset',
+      'qemu',
+      '--arch',
+      'arm64',
+      '-o',
+      join(tmp.dir, 'dq.qcow2'),
+    ]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /cache: hit/);
     // inspect: everything without a platform, one platform with it.
     const all = JSON.parse((await cli(['inspect', source, '--json'])).stdout);
     assert.equal(all.disks.length, 2);

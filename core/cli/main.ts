@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../errors/codes.js';
 import { OcipullError, toOcipullError } from '../errors/errors.js';
-import { printable } from '../log.js';
+import { printable, redactSecrets } from '../log.js';
 import { COMMANDS } from './commands/index.js';
 import { createContext } from './context.js';
 
@@ -98,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   for (const command of program.commands) command.exitOverride();
   const secrets = commandLineSecrets(argv);
-  const scrub = (s: string) => secrets.reduce((text, secret) => text.split(secret).join('***'), s);
+  const scrub = (s: string) => redactSecrets(s, secrets);
   try {
     await program.parseAsync(argv);
     return EXIT.OK;

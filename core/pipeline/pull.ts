@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { isAbortError, isOcipullError, OcipullError } from '../errors/errors.js';
 import { hasTaps } from '../hooks.js';
+import { withoutUserinfo } from '../log.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { isTarLayerMediaType } from '../oci/media-types.js';
 import { normalizeArch } from '../oci/platform.js';
@@ -76,7 +77,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     want,
   });
 
-  orchestrator.hooks.progress.call({ phase: 'resolve', message: sourceRaw });
+  orchestrator.hooks.progress.call({ phase: 'resolve', message: withoutUserinfo(sourceRaw) });
   const transport = {
     ...settings.transport,
     defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),

@@ -168,4 +168,28 @@ describe('CLI conventions', () => {
       ['aarch64'],
     );
   });
+  it('redaction leaves the --creds advice intact and hides userinfo in the resolve line', async () => {
+    // The password is a word of the hint itself: the hint must still read as written.
+    const r = await cli(['pull', 'docker://someone:PASSWORD@127.0.0.1:9/x:1', '--creds', 'someone:PASSWORD']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /error \[REFERENCE_INVALID\]/);
+    assert.match(
+      r.stderr,
+      /hint: drop the USER:PASSWORD@ part and pass --creds USER:PASSWORD \(or --authfile FILE/,
+    );
+    assert.match(r.stderr, /^ocipull: resolve docker:\/\/<credentials>@127\.0\.0\.1:9\/x:1$/m);
+    assert.doesNotMatch(r.stderr, /someone/);
+    // A password equal to "creds" does not garble the flag's name in a usage error.
+    const usage = await cli(['pull', 'docker://127.0.0.1:9/x:1', '--creds', 'creds', '--offline']);
+    assert.doesNotMatch(usage.stderr, /--\*\*\*/);
+    const secret = await cli([
+      'pull',
+      'docker://127.0.0.1:9/x:1',
+      '--creds',
+      'u:s3cr3t-pw',
+      '--offline',
+      '--debug',
+    ]);
+    assert.doesNotMatch(secret.stderr, /s3cr3t-pw/);
+  });
 });

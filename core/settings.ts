@@ -13,6 +13,8 @@ export interface Settings {
   diskType: string;
   os: string;
   arch: string;
+  /** CPU variant to require (`v8` for arm64/v8), when asked for (`--platform OS/ARCH/VARIANT`). */
+  variant?: string;
   /** Disk format the preset expects (qcow2, raw, vhdx, tar). */
   format?: string;
   allowMissingTitle: boolean;

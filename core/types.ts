@@ -223,6 +223,8 @@ export interface DiskRequest {
   os: string;
   /** Architecture as asked for (either naming: amd64 or x86_64). */
   architecture: string;
+  /** CPU variant the entry's platform must name, when one is asked for. */
+  variant?: string;
   /** Accept a layer without `org.opencontainers.image.title`. */
   allowMissingTitle: boolean;
   /** Disk format expected by the preset (qcow2, raw, vhdx, tar), when it names one. */

@@ -6,7 +6,10 @@ import {
   type ResolvedConfig,
   resolveConfig,
 } from '../config/resolve.js';
+import { validateFlag } from '../config/schema.js';
+import { OcipullError } from '../errors/errors.js';
 import { createLogger } from '../log.js';
+import { sameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Logger } from '../types.js';
 
@@ -18,6 +21,8 @@ export interface CliContext {
   out(text: string): void;
   /** Set by commands that print JSON, so failures are reported as JSON too. */
   json: boolean;
+  /** `--debug` / `-v` given before the subcommand (`ocipull --debug pull …`). */
+  debug: boolean;
   /** Resolve config + presets + flags and build an orchestrator with the plugins applied. */
   setup(flags: CommonFlags): Promise<{ orchestrator: Orchestrator; config: ResolvedConfig; log: Logger }>;
 }
@@ -29,6 +34,12 @@ export interface CommonFlags {
   diskType?: string;
   arch?: string;
   os?: string;
+  /** `OS/ARCH[/VARIANT]`, as docker and podman spell a platform. */
+  platform?: string;
+  /** skopeo's spellings of --arch / --os and the variant. */
+  overrideArch?: string;
+  overrideOs?: string;
+  overrideVariant?: string;
   cacheDir?: string;
   tlsVerify?: boolean;
   creds?: string;
@@ -40,6 +51,7 @@ export interface CommonFlags {
   offline?: boolean;
   quiet?: boolean;
   debug?: boolean;
+  verbose?: boolean;
   json?: boolean;
   progress?: 'auto' | 'plain' | 'json' | 'none';
 }
@@ -54,14 +66,77 @@ export function addConfigOptions(command: Command): Command {
   return command
     .option('--config <path>', 'configuration file (default: searched from the working directory up)')
     .option('--preset <name>', 'preset by name (qemu, applehv, libkrun, hyperv, wsl) or path')
-    .option('--debug', 'log debug details on stderr (never credentials)');
+    .option('--debug', 'log debug details on stderr (never credentials)')
+    .option('-v, --verbose', 'same as --debug');
+}
+
+export function addPlatformOptions(command: Command, verb = 'select'): Command {
+  return command
+    .option('--arch <arch>', `architecture to ${verb} (amd64|x86_64, arm64|aarch64); default: this host`)
+    .option('--os <os>', `operating system to ${verb} (default linux)`)
+    .option(
+      '--platform <os/arch[/variant]>',
+      `platform to ${verb}, e.g. linux/arm64/v8 (with --arch/--os: must agree)`,
+    )
+    .option('--override-arch <arch>', 'same as --arch (skopeo spelling)')
+    .option('--override-os <os>', 'same as --os (skopeo spelling)')
+    .option('--override-variant <variant>', 'CPU variant to require (skopeo spelling), e.g. v8');
+}
+
+/**
+ * One platform out of --platform, --arch/--os and skopeo's --override-*: the flags that say the
+ * same thing must say it alike (architectures compared in either naming).
+ */
+export function platformFrom(flags: CommonFlags): { os?: string; arch?: string; variant?: string } {
+  let fromPlatform: { os?: string; arch?: string; variant?: string } = {};
+  if (flags.platform !== undefined) {
+    const parts = flags.platform.split('/');
+    if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+      throw new OcipullError(
+        'USAGE',
+        `--platform ${JSON.stringify(flags.platform)} is not OS/ARCH[/VARIANT]`,
+        {
+          hint: 'e.g. --platform linux/amd64 or --platform linux/arm64/v8',
+        },
+      );
+    }
+    fromPlatform = { os: parts[0], arch: parts[1], variant: parts[2] };
+  }
+  const one = (what: 'os' | 'arch' | 'variant', given: [string, string | undefined][]) => {
+    const set = given.filter((g): g is [string, string] => g[1] !== undefined);
+    const same = (a: string, b: string) => (what === 'arch' ? sameArch(a, b) : a === b);
+    const clash = set.find(([, v]) => !same(v, set[0]![1]));
+    if (clash) {
+      throw new OcipullError(
+        'USAGE',
+        `${set[0]![0]} says ${what} ${JSON.stringify(set[0]![1])} but ${clash[0]} says ${JSON.stringify(clash[1])}`,
+        { hint: 'give the platform once, or make the flags agree' },
+      );
+    }
+    return set[0]?.[1];
+  };
+  return {
+    os: one('os', [
+      ['--os', flags.os],
+      ['--override-os', flags.overrideOs],
+      ['--platform', fromPlatform.os],
+    ]),
+    arch: one('arch', [
+      ['--arch', flags.arch],
+      ['--override-arch', flags.overrideArch],
+      ['--platform', fromPlatform.arch],
+    ]),
+    variant: one('variant', [
+      ['--override-variant', flags.overrideVariant],
+      ['--platform', fromPlatform.variant],
+    ]),
+  };
 }
 
 export function addSelectionOptions(command: Command): Command {
+  addPlatformOptions(command);
   return command
     .option('--disk-type <type>', 'disktype to select (qemu, applehv, hyperv, wsl); overrides the preset')
-    .option('--arch <arch>', 'architecture to select (amd64|x86_64, arm64|aarch64); default: this host')
-    .option('--os <os>', 'operating system to select (default linux)')
     .option('--allow-missing-title', 'accept a disk layer without org.opencontainers.image.title');
 }
 
@@ -83,12 +158,14 @@ export function addTransportOptions(command: Command): Command {
 }
 
 export function overridesFrom(flags: CommonFlags): CliOverrides {
+  const platform = platformFrom(flags);
   return {
     configPath: flags.config,
     preset: flags.preset,
     diskType: flags.diskType,
-    arch: flags.arch,
-    os: flags.os,
+    arch: platform.arch,
+    os: platform.os,
+    variant: platform.variant,
     cacheDir: flags.cacheDir,
     tlsVerify: flags.tlsVerify,
     creds: flags.creds,
@@ -98,7 +175,7 @@ export function overridesFrom(flags: CommonFlags): CliOverrides {
     sparse: flags.sparse,
     allowMissingTitle: flags.allowMissingTitle,
     offline: flags.offline,
-    logLevel: flags.debug ? 'debug' : flags.quiet ? 'error' : undefined,
+    logLevel: flags.debug || flags.verbose ? 'debug' : flags.quiet ? 'error' : undefined,
     progress: flags.quiet ? 'none' : flags.progress,
   };
 }
@@ -108,7 +185,11 @@ export function createContext(signal: AbortSignal, write: (text: string) => void
     signal,
     out: write,
     json: false,
-    async setup(flags) {
+    debug: false,
+    async setup(given) {
+      const flags = context.debug ? { ...given, debug: true } : given;
+      // Refused as the config file's `progress` is: same values, same code.
+      if (flags.progress !== undefined) await validateFlag('progress', flags.progress, '--progress');
       const overrides = overridesFrom(flags);
       const config = await resolveConfig(overrides);
       const log = createLogger(config.logLevel);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../errors/codes.js';
 import { OcipullError, toOcipullError } from '../errors/errors.js';
-import { printable } from '../log.js';
+import { printable, redactSecrets } from '../log.js';
 import { COMMANDS } from './commands/index.js';
 import { createContext } from './context.js';
 
@@ -16,6 +16,8 @@ function buildProgram(): Command {
       'Pull VM disk images out of OCI registries and OCI layouts: verified, resumable, extensible by plugins.',
     )
     .version(pkg.version, '-V, --version')
+    .option('--debug', 'log debug details on stderr (never credentials); also after the command')
+    .option('-v, --verbose', 'same as --debug')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -89,9 +91,14 @@ export async function main(argv: string[]): Promise<number> {
     writeErr: (s) => process.stderr.write(printable(s, { multiline: true })),
   });
   for (const register of COMMANDS) register(program, context);
+  // Global --debug / -v before the subcommand count as given to it.
+  program.hook('preAction', () => {
+    const global = program.opts<{ debug?: boolean; verbose?: boolean }>();
+    context.debug = Boolean(global.debug || global.verbose);
+  });
   for (const command of program.commands) command.exitOverride();
   const secrets = commandLineSecrets(argv);
-  const scrub = (s: string) => secrets.reduce((text, secret) => text.split(secret).join('***'), s);
+  const scrub = (s: string) => redactSecrets(s, secrets);
   try {
     await program.parseAsync(argv);
     return EXIT.OK;

@@ -16,6 +16,7 @@ export interface CliOverrides {
   diskType?: string;
   arch?: string;
   os?: string;
+  variant?: string;
   cacheDir?: string;
   tlsVerify?: boolean;
   creds?: string;
@@ -116,6 +117,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('diskType', cli.diskType);
   pick('arch', cli.arch);
   pick('os', cli.os);
+  pick('variant', cli.variant);
   pick('cacheDir', cli.cacheDir);
   pick('replace', cli.replace);
   pick('sparse', cli.sparse);

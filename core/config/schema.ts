@@ -123,3 +123,22 @@ export async function validatePreset(value: unknown, file: string): Promise<Pres
   const s = await schemas();
   return check<PresetFile>(s.preset, s.presetSchema, value, file, 'PRESET_INVALID');
 }
+
+/**
+ * A command-line flag that sets a config key (`--progress` for `progress`): checked against the
+ * config schema, so it accepts exactly what the file accepts and fails with the same code.
+ */
+export async function validateFlag(key: keyof ConfigFile, value: unknown, flag: string): Promise<void> {
+  const s = await schemas();
+  try {
+    check<ConfigFile>(s.config, s.configSchema, { [key]: value }, flag, 'CONFIG_INVALID');
+  } catch (error) {
+    const issues = ((error as OcipullError).data?.issues ?? []) as { message: string; hint?: string }[];
+    const first = issues[0];
+    throw new OcipullError(
+      'CONFIG_INVALID',
+      `${flag} ${JSON.stringify(value)}: ${first?.message ?? 'is not accepted'}${first?.hint ? ` (${first.hint})` : ''}`,
+      { data: { flag, value, issues } },
+    );
+  }
+}

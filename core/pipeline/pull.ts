@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { isAbortError, isOcipullError, OcipullError } from '../errors/errors.js';
 import { hasTaps } from '../hooks.js';
+import { withoutUserinfo } from '../log.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { isTarLayerMediaType } from '../oci/media-types.js';
 import { normalizeArch } from '../oci/platform.js';
@@ -77,6 +78,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     diskType: settings.diskType,
     os: settings.os,
     architecture: settings.arch,
+    ...(settings.variant === undefined ? {} : { variant: settings.variant }),
     allowMissingTitle: settings.allowMissingTitle,
     format: settings.format,
   };
@@ -94,7 +96,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
     want,
   });
 
-  orchestrator.hooks.progress.call({ phase: 'resolve', message: sourceRaw });
+  orchestrator.hooks.progress.call({ phase: 'resolve', message: withoutUserinfo(sourceRaw) });
   const transport = {
     ...settings.transport,
     defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),

@@ -3,6 +3,7 @@ import { hasTaps } from '../hooks.js';
 import { verifyBytes } from '../oci/digest.js';
 import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
+import { didYouMean } from '../suggest.js';
 import type { Descriptor, LoadedDocument, Source, SourceRef, TransportOptions } from '../types.js';
 import { pauseAt } from './pause.js';
 
@@ -47,9 +48,19 @@ export async function openSource(
       : undefined;
   if (!source) {
     const known = orchestrator.transportSchemes();
-    throw new OcipullError('NO_TRANSPORT', `no transport plugin handles "${ref.scheme}:" sources`, {
+    // A typo of a configured scheme (`dokcer://`) is named as one, spelt as the user wrote it.
+    const guess = didYouMean(ref.scheme, known);
+    const spelt = guess && `${guess}${ref.rest.startsWith('//') ? '://' : ':'}`;
+    const message = guess
+      ? `unknown transport ${ref.scheme}: did you mean ${spelt}? (no transport plugin handles "${ref.scheme}:" sources)`
+      : `no transport plugin handles "${ref.scheme}:" sources`;
+    throw new OcipullError('NO_TRANSPORT', message, {
       hint: `${known.length ? `configured transports: ${known.map((s) => `${s}:`).join(', ')}; ` : ''}install ocipull-plugin-${ref.scheme} and list it under "plugins" in your config`,
-      data: { scheme: ref.scheme, plugin: `ocipull-plugin-${ref.scheme}` },
+      data: {
+        scheme: ref.scheme,
+        plugin: `ocipull-plugin-${ref.scheme}`,
+        ...(guess ? { didYouMean: guess } : {}),
+      },
     });
   }
   return source;

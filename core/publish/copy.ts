@@ -104,6 +104,7 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
         diskType: s.diskType,
         os: s.os,
         architecture: s.arch,
+        ...(s.variant === undefined ? {} : { variant: s.variant }),
         allowMissingTitle: s.allowMissingTitle,
         format: s.format,
       };

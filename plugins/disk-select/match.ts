@@ -26,7 +26,8 @@ export function fits(offer: Offer, want: DiskRequest): boolean {
     offer.diskType === want.diskType &&
     offer.os === want.os &&
     offer.architecture !== undefined &&
-    sameArch(offer.architecture, want.architecture)
+    sameArch(offer.architecture, want.architecture) &&
+    (want.variant === undefined || offer.descriptor.platform?.variant === want.variant)
   );
 }
 

@@ -2,11 +2,33 @@ import type { Command } from 'commander';
 import { OcipullError, toOcipullError } from '../../errors/errors.js';
 import { printable } from '../../log.js';
 import { Annotations, isIndexMediaType, MediaTypes } from '../../oci/media-types.js';
+import { sameArch } from '../../oci/platform.js';
 import type { Orchestrator } from '../../orchestrator.js';
 import { openPullSource } from '../../pipeline/offline.js';
 import { majorMinor } from '../../pipeline/pull.js';
 import type { Descriptor, LoadedDocument, Source } from '../../types.js';
-import { addConfigOptions, addTransportOptions, type CliContext, type CommonFlags } from '../context.js';
+import {
+  addConfigOptions,
+  addPlatformOptions,
+  addTransportOptions,
+  type CliContext,
+  type CommonFlags,
+  platformFrom,
+} from '../context.js';
+
+/** Keep the entries of the platform asked for (any part not asked for matches). */
+function onlyPlatform(report: InspectReport, want: { os?: string; arch?: string; variant?: string }) {
+  const keep = (e: EntryReport) =>
+    (want.os === undefined || e.platform.os === want.os) &&
+    (want.arch === undefined ||
+      (e.platform.architecture !== undefined && sameArch(e.platform.architecture, want.arch))) &&
+    (want.variant === undefined || e.platform.variant === want.variant);
+  return {
+    ...report,
+    disks: report.disks.filter(keep),
+    containerImages: report.containerImages.filter(keep),
+  };
+}
 
 /** One index entry as `inspect` reports it. */
 interface EntryReport {
@@ -224,17 +246,29 @@ export function registerInspect(program: Command, context: CliContext): void {
     )
     .argument('[source]', 'TRANSPORT:REFERENCE to inspect');
   addConfigOptions(command);
+  addPlatformOptions(command, 'list');
   addTransportOptions(command);
   command
     .option('--json', 'print one JSON object on stdout')
     .action(async (raw: string | undefined, flags: CommonFlags) => {
       context.json = Boolean(flags.json);
-      const { orchestrator } = await context.setup(flags);
-      const report = await inspectSource(
+      const platform = platformFrom(flags);
+      // inspect lists every platform unless asked: the host's arch is no filter here.
+      const { orchestrator } = await context.setup({
+        ...flags,
+        arch: undefined,
+        os: undefined,
+        platform: undefined,
+        overrideArch: undefined,
+        overrideOs: undefined,
+        overrideVariant: undefined,
+      });
+      const all = await inspectSource(
         orchestrator,
         raw ?? orchestrator.settings.defaultSource,
         context.signal,
       );
+      const report = onlyPlatform(all, platform);
       context.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report));
     });
 }

@@ -162,6 +162,12 @@ export interface TaggedDocument {
  * then manifests by digest, then the tagged document last, so a failure never leaves a
  * half-published tag.
  */
+/** What an index entry says about the document it lists, beside its digest (kept by `copy`). */
+export interface ManifestEntry {
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
 export interface Destination {
   /** The tag the destination reference names, if any (`oci-dir:DIR:TAG`, `docker://r/x:TAG`). */
   readonly tag?: string;
@@ -171,12 +177,17 @@ export interface Destination {
   pushBlob(descriptor: Descriptor, body: BlobBody, signal: AbortSignal): Promise<void>;
   /** Link a blob another source of the same transport holds (registry cross-repository mount); false: not done. */
   mountBlob?(descriptor: Descriptor, from: Source, signal: AbortSignal): Promise<boolean>;
-  /** Store a manifest or index, under `reference` (a tag or its digest) or untagged when undefined. */
+  /**
+   * Store a manifest or index, under `reference` (a tag or its digest) or untagged when undefined.
+   * `entry`: the platform and annotations the document's source index entry carried; a destination
+   * with an index of its own (an OCI layout's `index.json`) records them on the entry it writes.
+   */
   pushManifest(
     bytes: Buffer,
     mediaType: string,
     reference: string | undefined,
     signal: AbortSignal,
+    entry?: ManifestEntry,
   ): Promise<Descriptor>;
   /** The document a tag points at now, or undefined when the tag does not exist (for merges). */
   readTag?(tag: string, signal: AbortSignal): Promise<TaggedDocument | undefined>;

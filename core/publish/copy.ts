@@ -9,12 +9,14 @@ import { OcipullError } from '../errors/errors.js';
 import { checkTag } from '../layout/read.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { MAX_INDEX_ENTRIES } from '../oci/documents.js';
+import { Annotations } from '../oci/media-types.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type {
   BlobBody,
   Descriptor,
   DiskRequest,
   LoadedDocument,
+  ManifestEntry,
   Source,
   TransportOptions,
 } from '../types.js';
@@ -44,6 +46,15 @@ export interface CopyResult {
 }
 
 const MAX_DEPTH = 4;
+
+/** The platform and annotations of an index entry, its tag annotation left out. */
+function entryOf(descriptor: Descriptor): ManifestEntry | undefined {
+  const { [Annotations.refName]: _tag, ...annotations } = descriptor.annotations ?? {};
+  const entry: ManifestEntry = {};
+  if (descriptor.platform) entry.platform = descriptor.platform;
+  if (Object.keys(annotations).length > 0) entry.annotations = annotations;
+  return entry.platform || entry.annotations ? entry : undefined;
+}
 
 /** A stream from `offset`, cut to start there even when the source ignored the range. */
 async function openAt(
@@ -98,6 +109,8 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
   try {
     if (!source.root) throw new OcipullError('MANIFEST_NOT_FOUND', `${source.reference} names no manifest`);
     let top = await orchestrator.load(source, source.root, signal);
+    // The narrowed manifest keeps what its index entry said (platform, annotations but the tag).
+    let topEntry: ManifestEntry | undefined;
     if (top.kind === 'index' && !request.all) {
       const s = orchestrator.settings;
       const want: DiskRequest = request.want ?? {
@@ -110,6 +123,7 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
       };
       const selection = await orchestrator.select(source, top, want, signal);
       top = await orchestrator.load(source, selection.manifestDescriptor, signal);
+      topEntry = entryOf(selection.manifestDescriptor);
       log.info(
         `${source.reference}: copying the ${want.diskType} disk for ${selection.platform.os}/${selection.platform.architecture} (${top.descriptor.digest}); --all copies the whole index`,
       );
@@ -132,7 +146,12 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
       // Each document is copied once however often it is listed; entries walked are bounded.
       const copied = new Set<string>();
       let entries = 0;
-      const copyDocument = async (doc: LoadedDocument, depth: number, tagged?: string): Promise<void> => {
+      const copyDocument = async (
+        doc: LoadedDocument,
+        depth: number,
+        tagged?: string,
+        entry?: ManifestEntry,
+      ): Promise<void> => {
         if (doc.kind === 'index') {
           if (depth > MAX_DEPTH)
             throw new OcipullError(
@@ -156,9 +175,9 @@ export async function runCopy(orchestrator: Orchestrator, request: CopyRequest):
           for (const blob of [m.config, ...m.layers]) await transfer.blob(blob, bodyOf(blob), source);
           manifests++;
         }
-        await transfer.manifest(doc.bytes, doc.descriptor.mediaType, tagged);
+        await transfer.manifest(doc.bytes, doc.descriptor.mediaType, tagged, entry);
       };
-      await copyDocument(top, 0, tag);
+      await copyDocument(top, 0, tag, topEntry);
       log.info(
         `${dest.reference.replace(/:[^:/\\@]+$/, '')}:${tag}: ${top.descriptor.digest} (${manifests} manifests; blobs ${transfer.stats.pushed} pushed, ${transfer.stats.skipped} present, ${transfer.stats.mounted} mounted)`,
       );

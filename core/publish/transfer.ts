@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { digestOf } from '../oci/digest.js';
-import type { BlobBody, Descriptor, Destination, Logger, Source } from '../types.js';
+import type { BlobBody, Descriptor, Destination, Logger, ManifestEntry, Source } from '../types.js';
 
 export interface TransferStats {
   pushed: number;
@@ -54,9 +54,9 @@ export class Transfer {
     this.log.debug(`${dest.reference}: blob ${descriptor.digest} (${descriptor.size} bytes) pushed`);
   }
 
-  /** Put a manifest or index: under `tag`, or by its digest. */
-  manifest(bytes: Buffer, mediaType: string, tag?: string): Promise<Descriptor> {
-    return this.destination.pushManifest(bytes, mediaType, tag ?? digestOf(bytes), this.signal);
+  /** Put a manifest or index: under `tag`, or by its digest; `entry`: its source index entry's platform and annotations. */
+  manifest(bytes: Buffer, mediaType: string, tag?: string, entry?: ManifestEntry): Promise<Descriptor> {
+    return this.destination.pushManifest(bytes, mediaType, tag ?? digestOf(bytes), this.signal, entry);
   }
 }
 

@@ -19,7 +19,7 @@ import { keepDecoded, restoreDecoded } from './decoded.js';
 import { cacheDirError } from './diagnose.js';
 import { acquireLock, type Release } from './lock.js';
 import { openOffline, remember } from './offline.js';
-import { CachePaths, digestsIn, errnoOf } from './paths.js';
+import { CachePaths, digestsIn, errnoOf, privateFile } from './paths.js';
 import { applyPolicy, prune, removeEntry } from './policy.js';
 import { type BlobRecord, entryInfo, readRecord, updateRecord } from './records.js';
 import type { CacheSettings } from './settings.js';
@@ -54,7 +54,10 @@ export class DiskCache implements BlobCache {
     this.storePromise ??= (async () => {
       // Private to its owner, as containers' storage is: other users see no disks, no sources.
       await fsp.mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true, mode: 0o700 });
-      return LayoutStore.init(this.dir);
+      const store = await LayoutStore.init(this.dir);
+      await privateFile(join(this.dir, 'oci-layout'));
+      await privateFile(join(this.dir, 'index.json'));
+      return store;
     })().catch(async (error: unknown) => {
       this.storePromise = undefined;
       throw await cacheDirError(this.dir, 'create the cache layout', error);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { findExecutable } from 'ocipull';
 import type { DiskCache } from './cache.js';
-import { errnoOf } from './paths.js';
+import { DIR_MODE, errnoOf, privateFile } from './paths.js';
 import { updateRecord } from './records.js';
 
 const BLOCK = 4096;
@@ -101,9 +101,10 @@ export async function keepDecoded(cache: DiskCache, digest: string, path: string
   const kept = cache.paths.decoded(digest);
   const release = await cache.lock(digest);
   try {
-    await fsp.mkdir(dirname(kept), { recursive: true });
+    await fsp.mkdir(dirname(kept), { recursive: true, mode: DIR_MODE });
     const temp = `${kept}.tmp`;
     await cloneOrCopy(path, temp);
+    await privateFile(temp);
     await fsp.rename(temp, kept);
     const { blocks } = await fsp.stat(kept);
     await updateRecord(cache.paths, digest, (record) => {

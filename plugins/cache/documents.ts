@@ -72,7 +72,10 @@ function sameEntry(a: Descriptor, b: Descriptor): boolean {
 
 /**
  * Drop index.json entries none of whose disks is cached any more, then the documents nothing
- * reaches. With `everything`, all entries and documents go. Returns the bytes freed.
+ * reaches. With `everything` (prune --all, after the entries were removed) the grace period for
+ * fresh documents is ignored, but an entry whose disk is still cached (in use by a pull, so not
+ * removed) keeps its documents: `cache ls` lists only what can still be pulled offline and
+ * exported. Returns the bytes freed.
  */
 export async function gcDocuments(cache: DiskCache, options: { everything?: boolean } = {}): Promise<number> {
   const store = await cache.store();
@@ -82,7 +85,7 @@ export async function gcDocuments(cache: DiskCache, options: { everything?: bool
   const reachable = new Set<string>();
   for (const entry of index.manifests) {
     const { documents, layers } = await walk(cache, entry.digest);
-    const alive = !options.everything && [...layers].some((l) => disks.has(l));
+    const alive = [...layers].some((l) => disks.has(l));
     if (alive) for (const d of documents) reachable.add(d);
     else dead.push(entry);
   }

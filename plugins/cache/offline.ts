@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import {
   type CacheOfflineRequest,
   type CacheRememberRequest,
@@ -11,6 +12,7 @@ import {
 } from 'ocipull';
 import type { DiskCache } from './cache.js';
 import { RefAnnotations, readDocument } from './documents.js';
+import { privateFile } from './paths.js';
 
 /** The fetch key of sources served by the cache. */
 export const CACHE_SCHEME = 'ocipull-cache';
@@ -36,6 +38,7 @@ export async function remember(cache: DiskCache, request: CacheRememberRequest):
   const store = await cache.store();
   for (const document of documents) {
     await store.putBlob(document.bytes, document.descriptor);
+    await privateFile(store.blobPath(document.descriptor.digest));
   }
   const annotations: Record<string, string> = {
     [RefAnnotations.reference]: source.reference,
@@ -55,6 +58,7 @@ export async function remember(cache: DiskCache, request: CacheRememberRequest):
     index.manifests.push(entry);
     return index;
   });
+  await privateFile(join(cache.dir, 'index.json'));
 }
 
 const DIGEST_IN_REFERENCE = /@([a-z0-9]+:[a-f0-9]{32,})$/;

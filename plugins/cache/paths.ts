@@ -80,11 +80,23 @@ export function cacheError(
 }
 
 /** Write JSON through a temp file and a rename: readers see the old or the new record, never half. */
+/** The cache is private to its owner: directories 0700, files 0600 (as containers' storage). */
+export const DIR_MODE = 0o700;
+export const FILE_MODE = 0o600;
+
+/** chmod 0600 (umask-proof), ignoring a file already gone. */
+export async function privateFile(path: string): Promise<void> {
+  await fsp.chmod(path, FILE_MODE).catch((error: unknown) => {
+    if (errnoOf(error) !== 'ENOENT') throw error;
+  });
+}
+
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true });
+  await fsp.mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fsp.writeFile(temp, `${JSON.stringify(value, null, 1)}\n`);
+    await fsp.writeFile(temp, `${JSON.stringify(value, null, 1)}\n`, { mode: FILE_MODE });
+    await fsp.chmod(temp, FILE_MODE);
     await fsp.rename(temp, path);
   } catch (error) {
     await fsp.rm(temp, { force: true });

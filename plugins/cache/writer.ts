@@ -10,7 +10,15 @@ import {
   type Logger,
 } from 'ocipull';
 import type { Release } from './lock.js';
-import { type CachePaths, cacheError, errnoOf, readJson, writeJsonAtomic } from './paths.js';
+import {
+  type CachePaths,
+  cacheError,
+  DIR_MODE,
+  errnoOf,
+  FILE_MODE,
+  readJson,
+  writeJsonAtomic,
+} from './paths.js';
 import { ifRangeOf, newRecord, type PartialRecord, readRecord, writeRecord } from './records.js';
 
 const RECORD_EVERY_MS = 2000;
@@ -61,7 +69,7 @@ export class PartialWriter implements CacheWriter {
   ): Promise<PartialWriter> {
     const { paths, log } = context;
     const path = paths.partial(descriptor.digest);
-    await fsp.mkdir(dirname(path), { recursive: true });
+    await fsp.mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
     const record = await readJson<PartialRecord>(paths.partialRecord(descriptor.digest));
     let length = 0;
     try {
@@ -75,7 +83,8 @@ export class PartialWriter implements CacheWriter {
       log.info(`cache: discarding a partial of ${descriptor.digest} that does not match its record`);
       offset = 0;
     }
-    const handle = await fsp.open(path, 'a');
+    const handle = await fsp.open(path, 'a', FILE_MODE);
+    await handle.chmod(FILE_MODE);
     if (offset === 0 && length > 0) await handle.truncate(0);
     if (offset > 0)
       log.debug(`cache: partial of ${descriptor.digest} holds ${offset} of ${descriptor.size} bytes`);
@@ -122,7 +131,7 @@ export class PartialWriter implements CacheWriter {
       const previous = await readRecord(paths, digest);
       await writeRecord(paths, newRecord(this.descriptor, this.origin, previous));
       const final = paths.blob(digest);
-      await fsp.mkdir(dirname(final), { recursive: true });
+      await fsp.mkdir(dirname(final), { recursive: true, mode: DIR_MODE });
       // The rename is what makes the entry visible, and it happens only after the core verified it.
       await fsp.rename(paths.partial(digest), final);
       await fsp.rm(paths.partialRecord(digest), { force: true });

@@ -51,7 +51,11 @@ export function noMatch(
   const message = seen.length
     ? `${reference} has no ${asked} disk; it offers: ${seen.join(', ')}`
     : `${reference} offers no disk at all (no index entry has a disktype annotation${containerNote})`;
-  return new OcipullError('NO_MATCHING_DISK', message, {
+  const unknown = offers.some((o) => o.os === undefined || o.architecture === undefined);
+  const unknownNote = unknown
+    ? ` (?: the entry has no platform, so its platform is unknown and it is never chosen; republish it with its platform, e.g. ocipull copy of the source index)`
+    : '';
+  return new OcipullError('NO_MATCHING_DISK', `${message}${seen.length ? unknownNote : ''}`, {
     hint: seen.length
       ? 'choose one with --disk-type, --os and --arch (or a preset: --preset qemu)'
       : 'is this a machine-os disk index? inspect it with `ocipull inspect`',

@@ -156,9 +156,15 @@ describe('disk-select: choosing the entry', () => {
     const { store, select } = setup();
     const entry = putDisk(store, { diskType: 'qemu', arch: 'x86_64' });
     store.tags.set('m', { mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
-    const selection = await select('m', { diskType: 'qemu', architecture: 'arm64' });
+    // No platform on the descriptor: the title (podman-machine.x86_64...) names the architecture.
+    await rejectsWith(
+      select('m', { diskType: 'qemu', architecture: 'arm64' }),
+      'NO_MATCHING_DISK',
+      /carries no platform and its title .* names amd64/,
+    );
+    const selection = await select('m', { diskType: 'qemu', architecture: 'amd64' });
     assert.equal(selection.manifestDescriptor.digest, entry.digest);
-    assert.equal(selection.platform.architecture, 'arm64');
+    assert.equal(selection.platform.architecture, 'amd64');
     store.tags.set('annotated', entry);
     await rejectsWith(
       select('annotated', { diskType: 'qemu', architecture: 'arm64' }),

@@ -64,3 +64,25 @@ export function parseTitle(
   // An unknown last extension after a format: a codec no plugin knows yet; detection by magic decides.
   return { format: previous, codecExtension: last };
 }
+
+const TITLE_ARCHES: Readonly<Record<string, string>> = {
+  x86_64: 'amd64',
+  amd64: 'amd64',
+  aarch64: 'arm64',
+  arm64: 'arm64',
+};
+
+/**
+ * The architecture a file name names (`podman-machine.aarch64.qemu.qcow2.zst` → arm64), read
+ * from its `.`/`-` separated words; undefined when it names none, or two different ones.
+ */
+export function titleArch(title: string): string | undefined {
+  const named = new Set(
+    title
+      .toLowerCase()
+      .split(/[.-]/)
+      .map((word) => TITLE_ARCHES[word])
+      .filter((arch): arch is string => arch !== undefined),
+  );
+  return named.size === 1 ? [...named][0] : undefined;
+}

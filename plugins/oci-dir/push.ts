@@ -82,12 +82,20 @@ export function withPush(source: LayoutSource): LayoutSource & Destination {
       await layout.putBlob(await body.open(0), { digest: descriptor.digest, size: descriptor.size });
     },
 
-    async pushManifest(bytes, mediaType, reference) {
+    async pushManifest(bytes, mediaType, reference, _signal, entry) {
       const layout = await store();
       const descriptor: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
       await layout.putBlob(bytes, descriptor);
-      if (reference !== undefined && !isDigest(reference))
-        await layout.addManifest(descriptor, { tag: reference });
+      if (reference !== undefined && !isDigest(reference)) {
+        // index.json's entry keeps the source entry's platform and annotations (selection reads them).
+        const listed: Descriptor = { ...descriptor };
+        if (entry?.platform) listed.platform = entry.platform;
+        if (entry?.annotations) {
+          const { [Annotations.refName]: _tag, ...rest } = entry.annotations;
+          if (Object.keys(rest).length > 0) listed.annotations = rest;
+        }
+        await layout.addManifest(listed, { tag: reference });
+      }
       return descriptor;
     },
 

@@ -65,6 +65,7 @@ export function withPush(source: RegistrySource, log: Logger = silent): Registry
       return mountBlob(ctx(signal), descriptor, origin.repository);
     },
 
+    // A registry keeps no index entry for a tagged manifest: `entry` (platform, annotations) has nowhere to go.
     async pushManifest(bytes, mediaType, reference, signal): Promise<Descriptor> {
       const digest = digestOf(bytes);
       const ref = reference ?? digest;

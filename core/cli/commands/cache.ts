@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { OcipullError } from '../../errors/errors.js';
+import { isOcipullError, OcipullError } from '../../errors/errors.js';
 import { checkTag } from '../../layout/read.js';
 import { LayoutStore } from '../../layout/store.js';
 import { printable } from '../../log.js';
@@ -221,11 +223,34 @@ export function registerCache(program: Command, context: CliContext): void {
         hint: `pull it first (ocipull pull ${raw})`,
       });
     }
-    const store = await LayoutStore.init(dest.dir);
-    await writeExport(store, plan);
     const tag = dest.tag ?? tagOf(source.reference);
     const root = { mediaType: source.root.mediaType, digest: source.root.digest, size: source.root.size };
-    await store.addManifest(root, tag === undefined ? {} : { tag });
+    // A new DEST is staged beside it and renamed at the end: a failed export leaves nothing there.
+    const fresh = !(await fsp.access(dest.dir).then(
+      () => true,
+      () => false,
+    ));
+    const target = fresh ? `${dest.dir}.ocipull-export-${randomBytes(4).toString('hex')}` : dest.dir;
+    try {
+      const store = await LayoutStore.init(target);
+      try {
+        await writeExport(store, plan);
+      } catch (error) {
+        if (!isOcipullError(error) || !['DIGEST_MISMATCH', 'SIZE_MISMATCH'].includes(error.code)) throw error;
+        const bad = plan.blobs.find(({ descriptor }) => error.message.includes(descriptor.digest));
+        if (bad) await blobs.evict(bad.descriptor.digest).catch(() => undefined);
+        throw new OcipullError(
+          'CACHE_CORRUPT',
+          `cache ${blobs.dir}: ${bad ? `the cached disk ${bad.descriptor.digest}` : 'a cached blob'} of ${source.reference} failed verification (${error.message}); it was removed and ${fresh ? 'nothing was written at' : 'no tag was added to'} ${dest.dir}`,
+          { hint: `pull it again (ocipull pull ${raw}), then export`, cause: error },
+        );
+      }
+      await store.addManifest(root, tag === undefined ? {} : { tag });
+      if (fresh) await fsp.rename(target, dest.dir);
+    } catch (error) {
+      if (fresh) await fsp.rm(target, { recursive: true, force: true });
+      throw error;
+    }
     const result = {
       source: source.reference,
       destination: `oci-dir:${dest.dir}${tag ? `:${tag}` : ''}`,

@@ -11,9 +11,9 @@ import { Annotations, EMPTY_DESCRIPTOR, type ImageIndex, type ImageManifest, Med
 import { pullOrchestrator } from '../oci-dir/helpers.js';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
-import { tarOf } from '../support/machine-os.js';
 import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
+import { tarOfFiles } from '../support/tar.js';
 
 const HYPERVISORS = [
   { diskType: 'qemu', format: 'qcow2' },
@@ -41,7 +41,7 @@ describe('ocipull pack into an OCI layout', () => {
           ? await fsp
               .writeFile(
                 join(dir, 'rootfs.tar'),
-                await tarOf([
+                await tarOfFiles([
                   { name: 'etc/os-release', data: Buffer.from('ID=ocipull-test\n') },
                   { name: 'usr/bin/data', data: randomBytes(300_000) },
                 ]),

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isOcipullError } from 'ocipull';
+import { prngBytes } from '../../test/support/files.js';
 import { type TarEntry, tarOf } from '../../test/support/tar.js';
 import { extractSingleFile } from './extract.js';
 
@@ -40,7 +40,7 @@ async function expectCode(bytes: Buffer, code: string): Promise<void> {
 }
 
 describe('unpack-tar: the one-file tar layer', () => {
-  const disk = randomBytes(3 * 1024 * 1024 + 123);
+  const disk = prngBytes(3 * 1024 * 1024 + 123, 1);
 
   for (const gzip of [false, true]) {
     it(`streams the single file out of a ${gzip ? 'gzip' : 'plain'} tar and reads the layer to its end`, async () => {
@@ -131,7 +131,7 @@ describe('unpack-tar: the one-file tar layer', () => {
 
   it('fails the disk stream when a second entry follows a fully read first one', async () => {
     const layer = await tarOf([
-      { header: { name: 'a.raw', type: 'file' }, content: randomBytes(100_000) },
+      { header: { name: 'a.raw', type: 'file' }, content: prngBytes(100_000, 2) },
       { header: { name: 'b.raw', type: 'file' }, content: Buffer.from('b') },
     ]);
     const unpacked = await extractSingleFile(counted(layer).stream, new AbortController().signal);
@@ -145,7 +145,7 @@ describe('unpack-tar: the one-file tar layer', () => {
   });
 
   it('fails the disk stream when the layer ends inside the file', async () => {
-    const layer = await tarOf([{ header: { name: 'a.raw', type: 'file' }, content: randomBytes(200_000) }]);
+    const layer = await tarOf([{ header: { name: 'a.raw', type: 'file' }, content: prngBytes(200_000, 3) }]);
     const unpacked = await extractSingleFile(
       counted(layer.subarray(0, 100_000)).stream,
       new AbortController().signal,
@@ -154,7 +154,9 @@ describe('unpack-tar: the one-file tar layer', () => {
   });
 
   it('stops when the signal aborts', async () => {
-    const layer = await tarOf([{ header: { name: 'a.raw', type: 'file' }, content: randomBytes(2_000_000) }]);
+    const layer = await tarOf([
+      { header: { name: 'a.raw', type: 'file' }, content: prngBytes(2_000_000, 4) },
+    ]);
     const controller = new AbortController();
     const unpacked = await extractSingleFile(counted(layer).stream, controller.signal);
     controller.abort();

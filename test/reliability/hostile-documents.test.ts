@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +21,7 @@ import {
   type Settings,
 } from 'ocipull';
 import { runCli } from '../support/cli.js';
+import { prngBytes } from '../support/files.js';
 import { repoRoot, tempDir } from '../support/paths.js';
 import { ran } from './figures.js';
 import { type DiskLayoutOptions, diskLayout, orchestratorWith, rejectsWith, snapshot } from './support.js';
@@ -29,7 +29,7 @@ import { type DiskLayoutOptions, diskLayout, orchestratorWith, rejectsWith, snap
 const compress = (tool: string, args: string[], input: Buffer) =>
   execFileSync(tool, args, { input, maxBuffer: 1 << 30 });
 const zeros = (mib: number) => Buffer.alloc(mib << 20);
-const smallDisk = () => compress('zstd', ['-q', '-c'], randomBytes(64 << 10));
+const smallDisk = () => compress('zstd', ['-q', '-c'], prngBytes(64 << 10, 1));
 
 describe('hostile documents, bombs and references are refused', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

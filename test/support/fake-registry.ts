@@ -424,11 +424,12 @@ export class FakeRegistry {
     const step = fault?.kind === 'slow' ? fault.chunkBytes : CHUNK;
     for (let at = 0; at < limit; at += step) {
       const piece = body.subarray(at, Math.min(at + step, limit));
+      // The last piece waits for `hold`, so the client cannot finish before it resolves.
+      if (fault?.kind === 'slow' && fault.hold && at + step >= limit) await fault.hold;
       if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve));
       if (fault?.kind === 'slow') await sleep(fault.delayMs);
       if (res.destroyed) return;
     }
-    if (fault?.kind === 'slow' && fault.hold) await fault.hold;
     if (limit === body.length) return void res.end();
     // Let the bytes written so far reach the client before the fault.
     await new Promise<void>((resolve) => res.socket?.write('', () => resolve()) ?? resolve());

@@ -1,33 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isOcipullError } from 'ocipull';
-import tar, { type Header } from 'tar-stream';
-
-type Headers = Partial<Header> & { name: string };
-
+import { prngBytes } from '../../test/support/files.js';
+import { type TarEntry, tarOf } from '../../test/support/tar.js';
 import { extractSingleFile } from './extract.js';
-
-/** Build a tar in memory from entries (header + content). */
-async function makeTar(entries: { header: Headers; content?: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  for (const { header, content } of entries) {
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ ...header, size: content?.length ?? 0 }, content ?? Buffer.alloc(0), (e) =>
-        e ? reject(e) : resolve(),
-      ),
-    );
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 /** A Readable over `bytes` in small chunks that counts what was consumed. */
 function counted(bytes: Buffer, chunk = 7919): { stream: Readable; consumed: () => number } {
@@ -62,11 +40,11 @@ async function expectCode(bytes: Buffer, code: string): Promise<void> {
 }
 
 describe('unpack-tar: the one-file tar layer', () => {
-  const disk = randomBytes(3 * 1024 * 1024 + 123);
+  const disk = prngBytes(3 * 1024 * 1024 + 123, 1);
 
   for (const gzip of [false, true]) {
     it(`streams the single file out of a ${gzip ? 'gzip' : 'plain'} tar and reads the layer to its end`, async () => {
-      let layer = await makeTar([{ header: { name: 'myimage.qcow2.xz', type: 'file' }, content: disk }]);
+      let layer = await tarOf([{ header: { name: 'myimage.qcow2.xz', type: 'file' }, content: disk }]);
       if (gzip) layer = gzipSync(layer);
       const input = counted(layer);
       const unpacked = await extractSingleFile(input.stream, new AbortController().signal);
@@ -81,7 +59,7 @@ describe('unpack-tar: the one-file tar layer', () => {
   it('accepts ./name and dir/name, keeping the file name', async () => {
     for (const name of ['./disk.raw.zst', 'images/disk.raw.zst']) {
       const got = await unpackAll(
-        await makeTar([{ header: { name, type: 'file' }, content: Buffer.from('abc') }]),
+        await tarOf([{ header: { name, type: 'file' }, content: Buffer.from('abc') }]),
       );
       assert.equal(got.name, 'disk.raw.zst');
       assert.equal(got.data.toString(), 'abc');
@@ -90,13 +68,11 @@ describe('unpack-tar: the one-file tar layer', () => {
 
   it('takes a long (pax) file name', async () => {
     const name = `${'n'.repeat(150)}.qcow2.xz`;
-    const got = await unpackAll(
-      await makeTar([{ header: { name, type: 'file' }, content: Buffer.from('x') }]),
-    );
+    const got = await unpackAll(await tarOf([{ header: { name, type: 'file' }, content: Buffer.from('x') }]));
     assert.equal(got.name, name);
   });
 
-  const refused: { what: string; entries: { header: Headers; content?: Buffer }[]; code: string }[] = [
+  const refused: { what: string; entries: TarEntry[]; code: string }[] = [
     {
       what: 'two files',
       entries: [
@@ -147,15 +123,15 @@ describe('unpack-tar: the one-file tar layer', () => {
   ];
   for (const c of refused) {
     it(`refuses ${c.what} (${c.code})`, async () => {
-      const layer = await makeTar(c.entries);
+      const layer = await tarOf(c.entries);
       await expectCode(layer, c.code);
       await expectCode(gzipSync(layer), c.code);
     });
   }
 
   it('fails the disk stream when a second entry follows a fully read first one', async () => {
-    const layer = await makeTar([
-      { header: { name: 'a.raw', type: 'file' }, content: randomBytes(100_000) },
+    const layer = await tarOf([
+      { header: { name: 'a.raw', type: 'file' }, content: prngBytes(100_000, 2) },
       { header: { name: 'b.raw', type: 'file' }, content: Buffer.from('b') },
     ]);
     const unpacked = await extractSingleFile(counted(layer).stream, new AbortController().signal);
@@ -169,7 +145,7 @@ describe('unpack-tar: the one-file tar layer', () => {
   });
 
   it('fails the disk stream when the layer ends inside the file', async () => {
-    const layer = await makeTar([{ header: { name: 'a.raw', type: 'file' }, content: randomBytes(200_000) }]);
+    const layer = await tarOf([{ header: { name: 'a.raw', type: 'file' }, content: prngBytes(200_000, 3) }]);
     const unpacked = await extractSingleFile(
       counted(layer.subarray(0, 100_000)).stream,
       new AbortController().signal,
@@ -178,8 +154,8 @@ describe('unpack-tar: the one-file tar layer', () => {
   });
 
   it('stops when the signal aborts', async () => {
-    const layer = await makeTar([
-      { header: { name: 'a.raw', type: 'file' }, content: randomBytes(2_000_000) },
+    const layer = await tarOf([
+      { header: { name: 'a.raw', type: 'file' }, content: prngBytes(2_000_000, 4) },
     ]);
     const controller = new AbortController();
     const unpacked = await extractSingleFile(counted(layer).stream, controller.signal);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runCli } from '../support/cli.js';
+import { prngBytes } from '../support/files.js';
 import { repoRoot, tempDir } from '../support/paths.js';
 
 // A third-party transport written the way a plugin author would: plain ESM, importing only the
@@ -57,9 +57,9 @@ before(async () => {
   // Titled qcow2, so it starts as one: the puller checks the disk's magic against its title.
   disk = Buffer.concat([
     Buffer.from('QFI\xfb', 'latin1'),
-    randomBytes(100_000),
+    prngBytes(100_000, 1),
     Buffer.alloc(64 * 1024),
-    randomBytes(5000),
+    prngBytes(5000, 2),
   ]);
   await writeFile(join(dir, 'disk.qcow2.gz'), gzipSync(disk));
   await writeFile(join(dir, 'memory-transport.mjs'), PLUGIN);

@@ -52,7 +52,11 @@ describe('the shipped example and the quick start', () => {
 
   test('examples/machine-os is exactly what examples/build-example.mjs builds', async () => {
     const rebuilt = join(dir, 'rebuilt');
-    await run(process.execPath, [join(repoRoot, 'examples', 'build-example.mjs'), rebuilt]);
+    // Built afresh, not from the fixture-disk cache, so this proves the builder is deterministic.
+    process.env.OCIPULL_TEST_DISK_CACHE = 'off';
+    await run(process.execPath, [join(repoRoot, 'examples', 'build-example.mjs'), rebuilt]).finally(() => {
+      delete process.env.OCIPULL_TEST_DISK_CACHE;
+    });
     const [committed, fresh] = await Promise.all([snapshot(EXAMPLE), snapshot(rebuilt)]);
     assert.deepEqual([...committed.keys()].sort(), [...fresh.keys()].sort());
     for (const [name, bytes] of fresh) assert.ok(bytes.equals(committed.get(name)!), `${name} differs`);

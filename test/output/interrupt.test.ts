@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sh } from '../support/codec.js';
+import { prngBytes } from '../support/files.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { cliPath, tempDir } from '../support/paths.js';
 
@@ -18,7 +18,7 @@ describe('interrupting a pull', () => {
     const text = Buffer.from('a line of a disk that compresses well enough\n'.repeat(250_000));
     await fsp.writeFile(
       join(dir, 'disk.raw'),
-      Buffer.concat([text, randomBytes(1 << 20), Buffer.alloc(8 << 20), text]),
+      Buffer.concat([text, prngBytes(1 << 20, 1), Buffer.alloc(8 << 20), text]),
     );
     sh('bzip2', ['-1', join(dir, 'disk.raw')]);
     await buildMachineOsLayout(join(dir, 'layout'), {

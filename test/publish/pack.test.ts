@@ -3,7 +3,6 @@
  * codec pulled back byte-identical, the exact machine-os shapes, and bad input refused.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,9 +10,10 @@ import { Annotations, EMPTY_DESCRIPTOR, type ImageIndex, type ImageManifest, Med
 import { pullOrchestrator } from '../oci-dir/helpers.js';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
-import { tarOf } from '../support/machine-os.js';
+import { prngBytes } from '../support/files.js';
 import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
+import { tarOfFiles } from '../support/tar.js';
 
 const HYPERVISORS = [
   { diskType: 'qemu', format: 'qcow2' },
@@ -41,9 +41,9 @@ describe('ocipull pack into an OCI layout', () => {
           ? await fsp
               .writeFile(
                 join(dir, 'rootfs.tar'),
-                await tarOf([
+                await tarOfFiles([
                   { name: 'etc/os-release', data: Buffer.from('ID=ocipull-test\n') },
-                  { name: 'usr/bin/data', data: randomBytes(300_000) },
+                  { name: 'usr/bin/data', data: prngBytes(300_000, 1) },
                 ]),
               )
               .then(() => join(dir, 'rootfs.tar'))

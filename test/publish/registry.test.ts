@@ -4,13 +4,13 @@
  * pulls and copies; mounts across repositories, chunked uploads (auth and failures: registry-auth).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ImageIndex } from 'ocipull';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk, run } from '../support/disks.js';
+import { prngBytes } from '../support/files.js';
 import { sha256Digest } from '../support/independent.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { packMachineOs } from '../support/pack.js';
@@ -170,7 +170,7 @@ describe('push to a real registry', () => {
 
   test('a blob over the monolithic limit goes up in PATCH chunks and comes back whole', async () => {
     const big = join(dir, 'big.raw');
-    await fsp.writeFile(big, randomBytes(40 * 1024 * 1024));
+    await fsp.writeFile(big, prngBytes(40 * 1024 * 1024, 1));
     const ref = `docker://${plain.addr}/big:1`;
     const run1 = await cli([
       'pack',

@@ -213,6 +213,7 @@ export const CATALOG: ReliabilityCase[] = [
       'registry references: arbitrary text; generated valid references; a control character or space spliced in; long near-misses',
     outcome:
       'parse or REFERENCE_INVALID only; normalization idempotent; exact round-trip; always refused; long near-misses refused (3 × 1000 runs)',
+    inputs: 3004,
   },
   {
     id: 'prop.www-authenticate',
@@ -221,6 +222,7 @@ export const CATALOG: ReliabilityCase[] = [
       'WWW-Authenticate: arbitrary headers; generated challenges with quoted values; 20k params, 40k backslashes, 50k commas',
     outcome:
       'never throws; challenges parse back exactly; the huge ones parse to what they say (2 × 1000 runs)',
+    inputs: 2003,
   },
   {
     id: 'prop.documents',
@@ -229,6 +231,7 @@ export const CATALOG: ReliabilityCase[] = [
       'manifest validators: arbitrary bytes and JSON; generated manifests; broken sizes; duplicate keys spliced in (escaped too)',
     outcome:
       'document or coded refusal only; layers kept; MANIFEST_INVALID; duplicates always found (4 × 1000 runs)',
+    inputs: 4000,
   },
 
   {

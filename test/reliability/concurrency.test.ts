@@ -1,15 +1,18 @@
 /**
  * Concurrent CLI pulls into one cache, with `ocipull cache prune` running alongside: all succeed
  * byte-identical, each blob is downloaded once (counted at the fake registries), and
- * `ocipull cache ls` agrees with a re-hash of every cached blob.
+ * `ocipull cache ls` agrees with a re-hash of every cached blob. That the pulls really overlapped is
+ * shown by ordering marks at the fakes (a shared counter, no clock): two images' downloads were in
+ * flight at once, and other pulls looked up the tag while the one download was under way.
  */
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk } from '../support/disks.js';
-import { FakeRegistry } from '../support/fake-registry.js';
+import { FakeRegistry, type FakeRequest, overlapped } from '../support/fake-registry.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 import { verifyCache } from './cache-check.js';
@@ -18,6 +21,9 @@ import { sha256File } from './support.js';
 
 interface Image {
   fake: FakeRegistry;
+  /** Resolves when this image's blob is first requested (since the last `pair()`). */
+  arrived: Promise<void>;
+  arrive: () => void;
   blobDigest: string;
   qcow2Sha256: string;
 }
@@ -25,6 +31,13 @@ interface Image {
 describe('concurrency: pulls into one cache at once, with prune alongside', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   const images: Image[] = [];
+  /** Whether the test pulls both images at once (their blob bodies wait for each other). */
+  let paired = false;
+  /** From now on, each image's blob body waits for the other image's blob to be requested. */
+  function pair(): void {
+    paired = true;
+    for (const img of images) img.arrived = new Promise<void>((resolve) => (img.arrive = resolve));
+  }
   let n = 0;
 
   async function image(seed: number): Promise<Image> {
@@ -38,13 +51,23 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
     });
     const fake = await FakeRegistry.start({ layoutDir: layout.layoutDir });
     const blobDigest = layout.disks[0]!.blobDigest;
-    // Slow enough (~0.5 s) that the pulls overlap.
-    fake.script((req) =>
-      req.kind === 'blob' && req.reference === blobDigest
-        ? { kind: 'slow', chunkBytes: 256 << 10, delayMs: 20 }
-        : undefined,
-    );
-    return { fake, blobDigest, qcow2Sha256: await sha256File(qcow2) };
+    // Slow enough (~0.5 s) that the pulls overlap. With two images, each blob's body ends only
+    // once the other blob was requested too (or after a bound, so a serialising bug fails the
+    // overlap assertion instead of hanging).
+    fake.script((req) => {
+      if (req.kind !== 'blob' || req.reference !== blobDigest) return undefined;
+      images.find((i) => i.blobDigest === blobDigest)?.arrive();
+      const other = paired ? images.find((i) => i.blobDigest !== blobDigest)?.arrived : undefined;
+      const hold = other && Promise.race([other, sleep(20_000, undefined, { ref: false })]);
+      return { kind: 'slow', chunkBytes: 256 << 10, delayMs: 20, ...(hold ? { hold } : {}) };
+    });
+    return {
+      fake,
+      arrived: Promise.resolve(),
+      arrive: () => {},
+      blobDigest,
+      qcow2Sha256: await sha256File(qcow2),
+    };
   }
 
   before(async () => {
@@ -107,8 +130,19 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
     return listed.map((e) => e.digest);
   }
 
-  const downloads = (img: Image, from: number) =>
-    img.fake.requests.slice(from).filter((r) => r.kind === 'blob' && r.reference === img.blobDigest).length;
+  const blobGets = (img: Image, from: number): FakeRequest[] =>
+    img.fake.requests.slice(from).filter((r) => r.kind === 'blob' && r.reference === img.blobDigest);
+  const downloads = (img: Image, from: number) => blobGets(img, from).length;
+
+  /** Pulls whose tag lookup reached the registry while `blob` was still being sent (one is the downloader). */
+  const pullsDuring = (img: Image, from: number, blob: FakeRequest) =>
+    img.fake.requests
+      .slice(from)
+      .filter((r) => r.kind === 'manifest' && r.reference === '5.5' && r.start < blob.end!).length;
+
+  /** Whether some download of `a`'s blob and some download of `b`'s were in flight at once. */
+  const downloadsOverlapped = (a: Image, fromA: number, b: Image, fromB: number) =>
+    blobGets(a, fromA).some((x) => blobGets(b, fromB).some((y) => overlapped(x, y)));
 
   it('conc.same: 8 pulls of one image at once, 2 prunes alongside: one download', {
     timeout: 180_000,
@@ -121,6 +155,11 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
       ...prunes(cache, [300, 900], false),
     ]);
     assert.equal(downloads(a!, from), 1, 'the blob was downloaded once');
+    const during = pullsDuring(a!, from, blobGets(a!, from)[0]!);
+    assert.ok(
+      during >= 2,
+      `another pull was under way while the blob was sent (${during} tag lookups before its end)`,
+    );
     assert.ok((await consistent(cache)).includes(a!.blobDigest));
     ran('conc.same', { pulls: pulls.length, downloads: downloads(a!, from) });
   });
@@ -129,6 +168,7 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
     timeout: 180_000,
   }, async () => {
     const cache = join(tmp.dir, 'cache-mixed');
+    pair();
     const [a, b] = images;
     const from = [a!.fake.requests.length, b!.fake.requests.length];
     const [pulls] = await Promise.all([
@@ -137,6 +177,10 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
     ]);
     assert.equal(downloads(a!, from[0]!), 1);
     assert.equal(downloads(b!, from[1]!), 1);
+    assert.ok(
+      downloadsOverlapped(a!, from[0]!, b!, from[1]!),
+      'the two images were downloaded at the same time',
+    );
     const listed = await consistent(cache);
     assert.ok(listed.includes(a!.blobDigest) && listed.includes(b!.blobDigest));
     ran('conc.mixed', { pulls: pulls.length, downloads: downloads(a!, from[0]!) + downloads(b!, from[1]!) });
@@ -146,11 +190,17 @@ describe('concurrency: pulls into one cache at once, with prune alongside', () =
     timeout: 180_000,
   }, async () => {
     const cache = join(tmp.dir, 'cache-prune-all');
+    pair();
     const [a, b] = images;
+    const from = [a!.fake.requests.length, b!.fake.requests.length];
     const [pulls] = await Promise.all([
       Promise.all(Array.from({ length: 6 }, (_, i) => pull(i % 2 ? b! : a!, cache))),
       ...prunes(cache, [200, 700, 1400], true),
     ]);
+    assert.ok(
+      downloadsOverlapped(a!, from[0]!, b!, from[1]!),
+      'the two images were downloaded at the same time',
+    );
     await consistent(cache);
     ran('conc.prune-all', { pulls: pulls.length });
   });

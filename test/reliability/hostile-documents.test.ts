@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +21,7 @@ import {
   type Settings,
 } from 'ocipull';
 import { runCli } from '../support/cli.js';
+import { prngBytes } from '../support/files.js';
 import { repoRoot, tempDir } from '../support/paths.js';
 import { ran } from './figures.js';
 import { type DiskLayoutOptions, diskLayout, orchestratorWith, rejectsWith, snapshot } from './support.js';
@@ -35,7 +35,7 @@ const qcow2Zeros = (mib: number) => {
   disk.write('QFI\xfb', 0, 'latin1');
   return disk;
 };
-const smallDisk = () => compress('zstd', ['-q', '-c'], randomBytes(64 << 10));
+const smallDisk = () => compress('zstd', ['-q', '-c'], prngBytes(64 << 10, 1));
 
 describe('hostile documents, bombs and references are refused', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -267,7 +267,12 @@ describe('hostile documents, bombs and references are refused', () => {
   // what refuses them (which of two refusals lands first is a race; only the limit is tested here).
   const bombs: { codec: string; title: string; make: () => Buffer; env?: string }[] = [
     { codec: 'zstd', title: 'zst', make: () => compress('zstd', ['-q', '-c'], qcow2Zeros(64)) },
-    { codec: 'zstd', title: 'zst', make: () => compress('zstd', ['-q', '-c'], qcow2Zeros(64)), env: 'inprocess' },
+    {
+      codec: 'zstd',
+      title: 'zst',
+      make: () => compress('zstd', ['-q', '-c'], qcow2Zeros(64)),
+      env: 'inprocess',
+    },
     { codec: 'xz', title: 'xz', make: () => compress('xz', ['-c', '-1'], qcow2Zeros(64)) },
     { codec: 'gzip', title: 'gz', make: () => gzipSync(qcow2Zeros(64), { level: 9 }) },
     { codec: 'bzip2', title: 'bz2', make: () => compress('bzip2', ['-c'], qcow2Zeros(64)) },
@@ -293,9 +298,13 @@ describe('hostile documents, bombs and references are refused', () => {
   });
 
   it('bomb.default: 1 GiB of zeros in 33 KiB of zstd is refused by the default limit', async () => {
-    const layer = execFileSync('sh', ['-c', "{ printf 'QFI\\373'; head -c 1073741820 /dev/zero; } | zstd -q -c"], {
-      maxBuffer: 1 << 24,
-    });
+    const layer = execFileSync(
+      'sh',
+      ['-c', "{ printf 'QFI\\373'; head -c 1073741820 /dev/zero; } | zstd -q -c"],
+      {
+        maxBuffer: 1 << 24,
+      },
+    );
     assert.ok(layer.length < 64 << 10, `the bomb is small (${layer.length} bytes)`);
     await refused(layout({ layer }), 'EXPANSION_LIMIT');
     ran('bomb.default', { refused: take() });

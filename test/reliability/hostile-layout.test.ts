@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +20,7 @@ import {
   type Settings,
 } from 'ocipull';
 import { FakeRegistry } from '../support/fake-registry.js';
+import { prngBytes } from '../support/files.js';
 import { tempDir } from '../support/paths.js';
 import { ran } from './figures.js';
 import {
@@ -33,7 +33,7 @@ import {
   snapshot,
 } from './support.js';
 
-const smallDisk = () => execFileSync('zstd', ['-q', '-c'], { input: randomBytes(64 << 10) });
+const smallDisk = () => execFileSync('zstd', ['-q', '-c'], { input: prngBytes(64 << 10, 1) });
 const blobPath = (dir: string, digest: string) =>
   join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 

@@ -11,35 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type ErrorCode, MediaTypes } from 'ocipull';
-import tar from 'tar-stream';
+import { prngBytes } from '../support/files.js';
 import { tempDir } from '../support/paths.js';
+import { type TarEntry, tarOf } from '../support/tar.js';
 import { ran } from './figures.js';
 import { diskLayout, exists, orchestratorWith, rejectsWith, snapshot } from './support.js';
-
-type Entry = {
-  header: { name: string; type: string; linkname?: string; devmajor?: number; devminor?: number };
-  content?: Buffer;
-};
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  for (const { header, content } of entries) {
-    await new Promise<void>((resolve, reject) =>
-      pack.entry(
-        { mode: 0o644, mtime: new Date(0), ...header, size: content?.length ?? 0 } as never,
-        content ?? Buffer.alloc(0),
-        (e) => (e ? reject(e) : resolve()),
-      ),
-    );
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 describe('hostile tar layers are refused and write nothing outside the output path', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -55,8 +31,8 @@ describe('hostile tar layers are refused and write nothing outside the output pa
     await fsp.rm(evil, { recursive: true, force: true });
   });
 
-  const disk = () => Buffer.from(randomBytes(4096));
-  const cases: { id: string; entries: () => Entry[]; code: ErrorCode }[] = [
+  const disk = () => Buffer.from(prngBytes(4096, 1));
+  const cases: { id: string; entries: () => TarEntry[]; code: ErrorCode }[] = [
     {
       id: 'tar.dotdot',
       entries: () => [{ header: { name: '../../escaped.qcow2', type: 'file' }, content: disk() }],

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { compress } from '../support/disks.js';
+import { prngBytes } from '../support/files.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 import { verifyCache } from './cache-check.js';
@@ -23,7 +23,7 @@ const MiB = 1 << 20;
 
 /** A raw disk: random data around a run of zeros (so sparse writes make a hole). */
 async function rawDisk(path: string, dataMiB: number): Promise<string> {
-  const data = randomBytes(dataMiB * MiB);
+  const data = prngBytes(dataMiB * MiB, 1);
   await fsp.writeFile(
     path,
     Buffer.concat([

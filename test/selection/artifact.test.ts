@@ -11,13 +11,10 @@ import {
   LayoutStore,
   MediaTypes,
 } from 'ocipull';
-import tar, { type Header } from 'tar-stream';
-
-type Headers = Partial<Header> & { name: string };
-
 import { runCli } from '../support/cli.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
+import { type TarEntry, tarOf } from '../support/tar.js';
 import {
   entries,
   layoutOf,
@@ -58,25 +55,6 @@ async function customLayout(
   );
   await store.addManifest(index, { tag: 'latest' });
   return dir;
-}
-
-/** A tar of arbitrary entries (tar-stream headers), for the refused shapes. */
-async function rawTar(list: { header: Headers; data?: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const { header, data } of list) {
-    await new Promise<void>((res, rej) =>
-      pack.entry({ ...header, size: data?.length ?? 0 }, data ?? Buffer.alloc(0), (e) =>
-        e ? rej(e) : res(),
-      ),
-    );
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
 }
 
 describe('artifact rules and the one-file tar layer, end to end', () => {
@@ -211,12 +189,12 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
   });
 
   const data = Buffer.from('not really a disk');
-  const tars: { what: string; list: { header: Headers; data?: Buffer }[]; code: string }[] = [
+  const tars: { what: string; list: TarEntry[]; code: string }[] = [
     {
       what: 'two files',
       list: [
-        { header: { name: 'a.qcow2', type: 'file' }, data },
-        { header: { name: 'b.qcow2', type: 'file' }, data },
+        { header: { name: 'a.qcow2', type: 'file' }, content: data },
+        { header: { name: 'b.qcow2', type: 'file' }, content: data },
       ],
       code: 'TAR_MULTIPLE_ENTRIES',
     },
@@ -232,12 +210,12 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
     },
     {
       what: 'an absolute path',
-      list: [{ header: { name: '/a.qcow2', type: 'file' }, data }],
+      list: [{ header: { name: '/a.qcow2', type: 'file' }, content: data }],
       code: 'TAR_UNSAFE_PATH',
     },
     {
       what: 'a .. path',
-      list: [{ header: { name: '../a.qcow2', type: 'file' }, data }],
+      list: [{ header: { name: '../a.qcow2', type: 'file' }, content: data }],
       code: 'TAR_UNSAFE_PATH',
     },
     { what: 'no entry', list: [], code: 'TAR_EMPTY' },
@@ -245,7 +223,7 @@ describe('artifact rules and the one-file tar layer, end to end', () => {
   for (const c of tars) {
     for (const gzip of [false, true]) {
       it(`a ${gzip ? 'gzip ' : ''}tar layer with ${c.what} is ${c.code}`, async () => {
-        const bytes = await rawTar(c.list);
+        const bytes = await tarOf(c.list);
         const layout = await customLayout(join(await fresh(), 'layout'), [
           {
             bytes: gzip ? gzipSync(bytes) : bytes,

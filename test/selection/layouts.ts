@@ -9,8 +9,8 @@ import {
   type DiskEntry,
   type MachineArch,
   type MachineOsOptions,
-  tarOf,
 } from '../support/machine-os.js';
+import { tarOfFiles } from '../support/tar.js';
 
 export const HYPERVISORS = ['qemu', 'applehv', 'hyperv', 'wsl'] as const;
 export const ARCHES: MachineArch[] = ['x86_64', 'aarch64'];
@@ -46,7 +46,7 @@ export async function makeSourceDisks(dir: string): Promise<SourceDisk[]> {
         plain = join(dir, name);
         await fsp.writeFile(
           plain,
-          await tarOf([{ name: 'etc/os-release', data: Buffer.from(`ID=test\nSEED=${seed}\n`) }]),
+          await tarOfFiles([{ name: 'etc/os-release', data: Buffer.from(`ID=test\nSEED=${seed}\n`) }]),
         );
       } else {
         plain = await makeDisk(dir, {

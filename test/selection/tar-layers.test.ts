@@ -9,26 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isTarLayerMediaType, MediaTypes } from 'ocipull';
-import tar from 'tar-stream';
 import { diskLayout, orchestratorWith, sha256 } from '../reliability/support.js';
 import { seededBytes } from '../support/codec.js';
 import { tempDir } from '../support/paths.js';
-
-async function oneFileTar(name: string, content: Buffer): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  await new Promise<void>((resolve, reject) =>
-    pack.entry({ name, type: 'file', mode: 0o644, mtime: new Date(0), size: content.length }, content, (e) =>
-      e ? reject(e) : resolve(),
-    ),
-  );
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
+import { tarOfFiles } from '../support/tar.js';
 
 const zstd = (bytes: Buffer) =>
   execFileSync('zstd', ['-q', '-c', '-3'], { input: bytes, maxBuffer: 1 << 28 });
@@ -71,7 +55,7 @@ describe('untitled one-file tar layers of every tar media type', () => {
           seededBytes(`tar-layer ${c.mediaType}`, 300_000),
         ]);
         const sandbox = join(tmp.dir, String(++n));
-        const layer = c.compress(await oneFileTar('disk.qcow2', disk));
+        const layer = c.compress(await tarOfFiles([{ name: 'disk.qcow2', data: disk }]));
         const layout = await diskLayout(join(sandbox, 'layout'), {
           layer,
           layerMediaType: c.mediaType,

@@ -3,8 +3,12 @@
  * real CLI codecs. The same options (and seed) always give the same bytes.
  */
 import { spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prng } from './files.js';
 
 export type DiskFormat = 'qcow2' | 'raw' | 'vhdx';
 export type Codec = 'zstd' | 'xz' | 'gzip' | 'bzip2' | 'none';
@@ -58,16 +62,10 @@ export async function run(command: string, args: string[], stdoutPath?: string):
   }
 }
 
-/** mulberry32: a tiny seeded PRNG (deterministic across runs and machines). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+/** The shared seeded PRNG (files.ts) as unsigned 32-bit words; seed 0 maps to a fixed non-zero seed. */
+function words(seed: number): () => number {
+  const next = prng(seed >>> 0 || 0x9e3779b9);
+  return () => Math.floor(next() * 4294967296) >>> 0;
 }
 
 function chunkBytes(next: () => number, index: number, seed: number): Buffer {
@@ -84,13 +82,65 @@ function chunkBytes(next: () => number, index: number, seed: number): Buffer {
 /**
  * A raw disk of `sizeMiB` (sparse) with `dataMiB` of data in 64 KiB chunks at scattered aligned
  * offsets and long zero runs between them, converted with `qemu-img convert -O <format>`.
- * Returns the disk's path.
+ * Returns the disk's path. qcow2 and vhdx disks are built once per machine and builder version
+ * (see `cachedDisk`) and copied from there; raw disks are cheap and written directly.
+ * `OCIPULL_TEST_DISK_CACHE=off` builds every disk afresh (the example's rebuild test does).
  */
 export async function makeDisk(dir: string, options: DiskOptions): Promise<string> {
+  const seed = options.seed ?? 1;
+  if (options.format === 'raw' || process.env.OCIPULL_TEST_DISK_CACHE === 'off')
+    return buildDisk(dir, options);
+  const out = join(dir, options.name ?? `disk-${seed}.${options.format}`);
+  await fsp.copyFile(await cachedDisk(options), out, constants.COPYFILE_FICLONE);
+  return out;
+}
+
+let versionKey: Promise<string> | undefined;
+
+/** What the bytes depend on besides the options: this builder's code and the qemu-img in use. */
+function builderVersion(): Promise<string> {
+  versionKey ??= (async () => {
+    const hash = createHash('sha256');
+    hash.update(await fsp.readFile(fileURLToPath(import.meta.url)));
+    hash.update(await run('qemu-img', ['--version']));
+    return hash.digest('hex').slice(0, 16);
+  })();
+  return versionKey;
+}
+
+/**
+ * The disk for `options` in a cache under os.tmpdir(), keyed by its parameters and the builder
+ * version. A missing entry is built in a private temp directory and renamed into place, so test
+ * files running in parallel see either no entry or a whole one (two racing builders write the same
+ * bytes; the last rename wins).
+ */
+async function cachedDisk(options: DiskOptions): Promise<string> {
   const sizeMiB = options.sizeMiB ?? 64;
   const dataMiB = options.dataMiB ?? 2;
   const seed = options.seed ?? 1;
-  const next = prng(seed);
+  const cacheDir = join(tmpdir(), 'ocipull-test-disks');
+  const path = join(cacheDir, `${options.format}-${sizeMiB}m-${dataMiB}m-s${seed}-${await builderVersion()}`);
+  const present = await fsp.stat(path).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+  if (present) return path;
+  await fsp.mkdir(cacheDir, { recursive: true });
+  const work = await fsp.mkdtemp(join(cacheDir, '.build-'));
+  try {
+    const built = await buildDisk(work, { format: options.format, sizeMiB, dataMiB, seed, name: 'disk' });
+    await fsp.rename(built, path);
+  } finally {
+    await fsp.rm(work, { recursive: true, force: true });
+  }
+  return path;
+}
+
+async function buildDisk(dir: string, options: DiskOptions): Promise<string> {
+  const sizeMiB = options.sizeMiB ?? 64;
+  const dataMiB = options.dataMiB ?? 2;
+  const seed = options.seed ?? 1;
+  const next = words(seed);
   const slots = (sizeMiB * MiB) / CHUNK;
   const wanted = Math.min(Math.max(1, Math.round((dataMiB * MiB) / CHUNK)), slots);
   const used = new Set<number>([0, slots - 1]);
@@ -154,7 +204,7 @@ function crc32c(bytes: Uint8Array): number {
 }
 
 function guidFor(seed: number, salt: number): Buffer {
-  const next = prng(seed * 31 + salt);
+  const next = words(seed * 31 + salt);
   const buf = Buffer.alloc(16);
   for (let i = 0; i < 16; i += 4) buf.writeUInt32LE(next(), i);
   return buf;

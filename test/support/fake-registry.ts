@@ -35,6 +35,17 @@ export interface FakeRequest {
   /** Manifest tag/digest or blob digest. */
   reference?: string;
   repository?: string;
+  /** Ordering marks from one counter shared by every fake in the process: when the request
+   * arrived, and when its response closed (unset while in flight). No clock involved. */
+  start: number;
+  end?: number;
+}
+
+let tick = 0;
+
+/** Whether two requests were in flight at once (by the shared ordering marks). */
+export function overlapped(a: FakeRequest, b: FakeRequest): boolean {
+  return a.start < (b.end ?? Number.POSITIVE_INFINITY) && b.start < (a.end ?? Number.POSITIVE_INFINITY);
 }
 
 export type Fault =
@@ -47,7 +58,8 @@ export type Fault =
   /** Send this many bytes, then nothing more while keeping the connection open. */
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'wrongBytes' }
-  | { kind: 'slow'; chunkBytes: number; delayMs: number }
+  /** `hold`: the body's end waits for it (to make two downloads overlap by construction). */
+  | { kind: 'slow'; chunkBytes: number; delayMs: number; hold?: Promise<unknown> }
   | { kind: 'ignoreRange' }
   /** 307 to the storage host (other origin), which serves the blob. */
   | { kind: 'redirect' }
@@ -223,7 +235,11 @@ export class FakeRegistry {
       path,
       headers: req.headers,
       ...this.classify(path, isStorage),
+      start: ++tick,
     };
+    res.once('close', () => {
+      info.end = ++tick;
+    });
     this.requests.push(info);
     try {
       if (info.kind === 'token') return await this.token(req, res);
@@ -408,6 +424,8 @@ export class FakeRegistry {
     const step = fault?.kind === 'slow' ? fault.chunkBytes : CHUNK;
     for (let at = 0; at < limit; at += step) {
       const piece = body.subarray(at, Math.min(at + step, limit));
+      // The last piece waits for `hold`, so the client cannot finish before it resolves.
+      if (fault?.kind === 'slow' && fault.hold && at + step >= limit) await fault.hold;
       if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve));
       if (fault?.kind === 'slow') await sleep(fault.delayMs);
       if (res.destroyed) return;

@@ -46,3 +46,13 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `length` bytes from the seeded PRNG: fixture content that is the same run after run (not `randomBytes`). */
+export function prngBytes(length: number, seed: number): Buffer {
+  const next = prng(seed);
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (; at + 4 <= length; at += 4) out.writeUInt32LE(Math.floor(next() * 4294967296) >>> 0, at);
+  for (; at < length; at++) out[at] = Math.floor(next() * 256);
+  return out;
+}

@@ -13,9 +13,9 @@ import {
   LayoutStore,
   MediaTypes,
 } from 'ocipull';
-import tar from 'tar-stream';
 import { readLayoutIndex, sha256Digest, sha256DigestOfFile } from './independent.js';
 import { packMachineOs } from './pack.js';
+import { tarOfFiles } from './tar.js';
 
 export type MachineArch = 'x86_64' | 'aarch64';
 
@@ -95,25 +95,6 @@ function defaultTitle(disk: DiskEntry): string {
   return `podman-machine.${disk.arch}.${disk.diskType}.${format}${ext ? `.${ext}` : ''}`;
 }
 
-/** A deterministic tar holding the given files (mtime 0, root owner). */
-export async function tarOf(files: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const file of files) {
-    pack.entry(
-      { name: file.name, size: file.data.length, mtime: new Date(0), mode: 0o644, uid: 0, gid: 0 },
-      file.data,
-    );
-  }
-  pack.finalize();
-  return done;
-}
-
 function gzip(bytes: Buffer): Buffer {
   // node's gzip header has no name and mtime 0: deterministic.
   return gzipSync(bytes, { level: 6 });
@@ -126,7 +107,7 @@ async function diskLayer(
   options: MachineOsOptions,
 ): Promise<Descriptor> {
   if (options.oneFileTar) {
-    const tarred = await tarOf([{ name: title, data: await fsp.readFile(disk.path) }]);
+    const tarred = await tarOfFiles([{ name: title, data: await fsp.readFile(disk.path) }]);
     const gz = options.oneFileTar === 'gzip';
     const bytes = gz ? gzip(tarred) : tarred;
     const info = await store.putBlob(bytes);
@@ -141,7 +122,7 @@ async function diskLayer(
 }
 
 async function containerImage(store: LayoutStore, arch: 'amd64' | 'arm64'): Promise<Descriptor> {
-  const tarred = await tarOf([
+  const tarred = await tarOfFiles([
     { name: 'etc/os-release', data: Buffer.from(`ID=ocipull-test\nARCH=${arch}\n`) },
   ]);
   const layer = await store.putBlob(gzip(tarred));

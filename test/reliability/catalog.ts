@@ -213,7 +213,7 @@ export const CATALOG: ReliabilityCase[] = [
       'registry references: arbitrary text; generated valid references; a control character or space spliced in; long near-misses',
     outcome:
       'parse or REFERENCE_INVALID only; normalization idempotent; exact round-trip; always refused; long near-misses refused (3 × 1000 runs)',
-    inputs: 3004,
+    inputs: 3005,
   },
   {
     id: 'prop.www-authenticate',

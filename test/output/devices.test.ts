@@ -14,6 +14,7 @@ import { pullOrchestrator } from '../oci-dir/helpers.js';
 import { registryOrchestrator } from '../registry/helpers.js';
 import { runCli } from '../support/cli.js';
 import { compress, makeDisk } from '../support/disks.js';
+import { LOOP_FILL, withLoopDevice } from '../support/loop-device.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 
@@ -96,36 +97,7 @@ describe('special files as output', () => {
 });
 
 const MiB = 1 << 20;
-const FILL = 0xa5;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/**
- * A loop device over a temp file pre-filled with 0xa5 bytes, and a node for it INSIDE the temp
- * directory (mknod with the loop device's major:minor); `run` gets the node and the backing file,
- * and the loop device is detached afterwards whatever happened.
- */
-async function withLoopDevice(
-  dir: string,
-  name: string,
-  bytes: number,
-  run: (node: string, backing: string) => Promise<void>,
-): Promise<void> {
-  const backing = join(dir, `${name}.backing`);
-  await fsp.writeFile(backing, Buffer.alloc(bytes, FILL));
-  const loop = execFileSync('losetup', ['-f', '--show', backing], { encoding: 'utf8' }).trim();
-  try {
-    const [major, minor] = execFileSync('stat', ['-c', '%t %T', loop], { encoding: 'utf8' })
-      .trim()
-      .split(' ')
-      .map((hex) => String(Number.parseInt(hex, 16)));
-    const node = join(dir, name);
-    execFileSync('mknod', [node, 'b', major!, minor!]);
-    await run(node, backing);
-    assert.ok((await fsp.lstat(node)).isBlockDevice(), `${node} is still a block device`);
-  } finally {
-    execFileSync('losetup', ['-d', loop]);
-  }
-}
 
 describe('a block device as output', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -159,7 +131,7 @@ describe('a block device as output', () => {
   const temps = async () => (await fsp.readdir(tmp.dir)).filter((n) => n.endsWith('.ocipull-tmp'));
 
   it('with --replace the disk is written into the device in place, zero runs as zeros, nothing past its end', async () => {
-    await withLoopDevice(tmp.dir, 'blk', 8 * MiB, async (node, backing) => {
+    await withLoopDevice(join(tmp.dir, 'blk'), 8 * MiB, async (node, backing) => {
       const result = await pull(node, true);
       assert.equal(result.output, node);
       const written = await fsp.readFile(backing);
@@ -170,7 +142,7 @@ describe('a block device as output', () => {
         'the device starts with the disk, zeros included',
       );
       assert.ok(
-        written.subarray(disk.length).every((b) => b === FILL),
+        written.subarray(disk.length).every((b) => b === LOOP_FILL),
         'the bytes past the disk are untouched',
       );
       assert.deepEqual(await temps(), [], 'no temp file beside the device');
@@ -178,21 +150,21 @@ describe('a block device as output', () => {
   });
 
   it('without --replace a block device is refused like an existing file, and left untouched', async () => {
-    await withLoopDevice(tmp.dir, 'blk-keep', 8 * MiB, async (node, backing) => {
+    await withLoopDevice(join(tmp.dir, 'blk-keep'), 8 * MiB, async (node, backing) => {
       await assert.rejects(pull(node, false), (error: unknown) => {
         assert.ok(isOcipullError(error), String(error));
         assert.equal(error.code, 'OUTPUT_EXISTS');
         return true;
       });
       assert.ok(
-        (await fsp.readFile(backing)).every((b) => b === FILL),
+        (await fsp.readFile(backing)).every((b) => b === LOOP_FILL),
         'nothing was written',
       );
     });
   });
 
   it('a device smaller than the disk is refused with OUTPUT_FAILED naming its size', async () => {
-    await withLoopDevice(tmp.dir, 'blk-small', 1 * MiB, async (node, backing) => {
+    await withLoopDevice(join(tmp.dir, 'blk-small'), 1 * MiB, async (node, backing) => {
       await assert.rejects(pull(node, true), (error: unknown) => {
         assert.ok(isOcipullError(error), String(error));
         assert.equal(error.code, 'OUTPUT_FAILED');

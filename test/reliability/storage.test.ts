@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { compress } from '../support/disks.js';
 import { prngBytes } from '../support/files.js';
+import { LOOP_FILL, withLoopDevice } from '../support/loop-device.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 import { verifyCache } from './cache-check.js';
@@ -349,27 +350,13 @@ describe('hostile storage', () => {
   it('a block device at -o is written in place with --replace (child and in-process), refused when too small or without --replace', async () => {
     let refused = 0;
     const want = await fsp.readFile(disk);
-    const FILL = 0xa5;
-    /** A loop device over a temp file of 0xa5 bytes, with a node for it in the temp dir; detached after. */
-    const withLoop = async (bytes: number, body: (node: string, backing: string) => Promise<void>) => {
+    /** A loop device over a temp file, with its node in a fresh dir; no temp file may be left. */
+    const withLoop = (bytes: number, body: (node: string, backing: string) => Promise<void>) => {
       const dir = fresh('blk');
-      await fsp.mkdir(dir);
-      const backing = join(dir, 'backing');
-      await fsp.writeFile(backing, Buffer.alloc(bytes, FILL));
-      const loop = execFileSync('losetup', ['-f', '--show', backing], { encoding: 'utf8' }).trim();
-      try {
-        const [major, minor] = execFileSync('stat', ['-c', '%t %T', loop], { encoding: 'utf8' })
-          .trim()
-          .split(' ')
-          .map((hex) => String(Number.parseInt(hex, 16)));
-        const node = join(dir, 'dev');
-        execFileSync('mknod', [node, 'b', major!, minor!]);
+      return withLoopDevice(dir, bytes, async (node, backing) => {
         await body(node, backing);
-        assert.ok((await fsp.lstat(node)).isBlockDevice(), 'still a block device');
         assert.deepEqual(await filesUnder(dir), ['backing', 'dev'], 'no temp file');
-      } finally {
-        execFileSync('losetup', ['-d', loop]);
-      }
+      });
     };
     for (const mode of ['child', 'inprocess']) {
       await withLoop(want.length + 2 * MiB, async (node, backing) => {
@@ -381,7 +368,7 @@ describe('hostile storage', () => {
         const bytes = await fsp.readFile(backing);
         assert.ok(bytes.subarray(0, want.length).equals(want), `${mode}: the device holds the disk`);
         assert.ok(
-          bytes.subarray(want.length).every((b) => b === FILL),
+          bytes.subarray(want.length).every((b) => b === LOOP_FILL),
           `${mode}: past the disk untouched`,
         );
       });
@@ -406,7 +393,7 @@ describe('hostile storage', () => {
       assert.equal(result.code, 8, result.stderr);
       assert.match(result.stderr, /OUTPUT_EXISTS/);
       assert.ok(
-        (await fsp.readFile(backing)).every((b) => b === FILL),
+        (await fsp.readFile(backing)).every((b) => b === LOOP_FILL),
         'nothing written',
       );
       refused++;

@@ -9,7 +9,7 @@ import {
 import { validateFlag } from '../config/schema.js';
 import { OcipullError } from '../errors/errors.js';
 import { createLogger } from '../log.js';
-import { sameArch } from '../oci/platform.js';
+import { checkArchitecture, sameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Logger } from '../types.js';
 
@@ -115,17 +115,19 @@ export function platformFrom(flags: CommonFlags): { os?: string; arch?: string; 
     }
     return set[0]?.[1];
   };
+  const arch = one('arch', [
+    ['--arch', flags.arch],
+    ['--override-arch', flags.overrideArch],
+    ['--platform', fromPlatform.arch],
+  ]);
+  if (arch !== undefined) checkArchitecture(arch, '--arch', 'USAGE');
   return {
     os: one('os', [
       ['--os', flags.os],
       ['--override-os', flags.overrideOs],
       ['--platform', fromPlatform.os],
     ]),
-    arch: one('arch', [
-      ['--arch', flags.arch],
-      ['--override-arch', flags.overrideArch],
-      ['--platform', fromPlatform.arch],
-    ]),
+    arch,
     variant: one('variant', [
       ['--override-variant', flags.overrideVariant],
       ['--platform', fromPlatform.variant],

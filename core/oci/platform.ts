@@ -1,3 +1,7 @@
+import type { ErrorCode } from '../errors/codes.js';
+import { OcipullError } from '../errors/errors.js';
+import { suggestion } from '../suggest.js';
+
 /** Architecture names: Go/OCI (`amd64`, `arm64`) and `uname -m` (`x86_64`, `aarch64`) mean the same. */
 const ALIASES: Record<string, string> = {
   x86_64: 'amd64',
@@ -51,3 +55,14 @@ export const KNOWN_ARCHITECTURES: readonly string[] = [
   'loong64',
   'wasm',
 ];
+
+/**
+ * Refuse an architecture no platform has (`amd46`), naming `flag` and the closest known name, so
+ * a typo ends at once instead of as "no disk for linux/amd46" after the network work.
+ */
+export function checkArchitecture(arch: string, flag: string, code: ErrorCode): void {
+  if (KNOWN_ARCHITECTURES.includes(normalizeArch(arch))) return;
+  throw new OcipullError(code, `${flag} ${JSON.stringify(arch)} is not a known architecture`, {
+    hint: `${suggestion(arch, [...KNOWN_ARCHITECTURES, 'x86_64', 'aarch64'])}known: ${KNOWN_ARCHITECTURES.join(', ')} (or x86_64, aarch64)`,
+  });
+}

@@ -10,7 +10,7 @@ import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { OcipullError } from '../errors/errors.js';
 import { checkTag } from '../layout/read.js';
 import { EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
-import { KNOWN_ARCHITECTURES, normalizeArch, unameArch } from '../oci/platform.js';
+import { checkArchitecture, unameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
 import { suggestion } from '../suggest.js';
 import type { Descriptor, TransportOptions } from '../types.js';
@@ -162,15 +162,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   const strategy = request.strategy ?? 'merge';
   const os = request.os ?? 'linux';
   const arch = request.arch ?? orchestrator.settings.arch;
-  if (!KNOWN_ARCHITECTURES.includes(normalizeArch(arch))) {
-    throw new OcipullError(
-      'PACK_INPUT_INVALID',
-      `--arch ${JSON.stringify(arch)} is not a known architecture`,
-      {
-        hint: `${suggestion(arch, [...KNOWN_ARCHITECTURES, 'x86_64', 'aarch64'])}known: ${KNOWN_ARCHITECTURES.join(', ')} (or x86_64, aarch64)`,
-      },
-    );
-  }
+  checkArchitecture(arch, '--arch', 'PACK_INPUT_INVALID');
   const architecture = unameArch(arch);
   if (request.disks.length === 0) {
     throw new OcipullError('PACK_INPUT_INVALID', 'no disk to pack', {

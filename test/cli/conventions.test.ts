@@ -43,6 +43,29 @@ describe('CLI conventions', () => {
     assert.match(far.stderr, /no transport plugin handles "zzz:" sources/);
     assert.doesNotMatch(far.stderr, /did you mean/);
   });
+  it('a misspelt --arch is refused at once with the closest architecture, in every spelling', async () => {
+    // The source does not exist: a refusal naming the architecture proves it came first.
+    for (const args of [
+      ['--arch', 'amd46'],
+      ['--override-arch', 'amd46'],
+      ['--platform', 'linux/amd46'],
+    ]) {
+      const r = await cli(['pull', 'oci-dir:./nowhere:latest', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /error \[USAGE\]: --arch "amd46" is not a known architecture/);
+      assert.match(r.stderr, /did you mean "amd64"\?/);
+    }
+    const inspect = await cli(['inspect', 'oci-dir:./nowhere:latest', '--arch', 'arm46']);
+    assert.equal(inspect.code, 2, inspect.stderr);
+    assert.match(inspect.stderr, /did you mean "arm64"\?/);
+    // Both namings of a real architecture pass this check (and fail later, on the missing layout).
+    for (const arch of ['x86_64', 'amd64', 'aarch64', 'riscv64']) {
+      const r = await cli(['pull', 'oci-dir:./nowhere:latest', '--arch', arch]);
+      assert.doesNotMatch(r.stderr, /not a known architecture/);
+      assert.match(r.stderr, /LAYOUT_MISSING/);
+    }
+  });
+
   it('--progress refuses what the config refuses, with the same code and accepted values', async () => {
     const file = join(tmp.dir, 'bad-progress.json');
     await fsp.writeFile(file, JSON.stringify({ progress: 'fancy' }));

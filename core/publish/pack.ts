@@ -15,6 +15,7 @@ import type { Orchestrator } from '../orchestrator.js';
 import { suggestion } from '../suggest.js';
 import type { Descriptor, TransportOptions } from '../types.js';
 import { openDestination } from './destination.js';
+import { decodedHead } from './disk-head.js';
 import {
   COMPRESSORS,
   checkTitle,
@@ -186,10 +187,18 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     const { codec, asIs } = layerCodec(disk, head, request.compress);
     const format = diskFormat(disk.hypervisor, basename(disk.path));
     const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
-    // An uncompressed input's bytes are the disk: they must be what the disk type and title say.
-    if (!codecOfBytes(head, basename(disk.path))) {
-      checkDiskFormat(head, format, `--disk ${disk.hypervisor}=`);
-      checkDiskFormat(head, titleFormat(title), `--title ${title}`);
+    // The disk (an uncompressed input's bytes, else the start of what they decode to) must be
+    // what the disk type and title say.
+    const diskHead = codecOfBytes(head, basename(disk.path))
+      ? await decodedHead(disk.path, codec, DISK_HEAD_BYTES)
+      : head;
+    if (diskHead) {
+      checkDiskFormat(diskHead, format, `--disk ${disk.hypervisor}=`);
+      checkDiskFormat(diskHead, titleFormat(title), `--title ${title}`);
+    } else {
+      log.debug(
+        `pack: no ${codec} tool to look inside ${disk.path}; its format is checked when it is pulled`,
+      );
     }
     inputs.push({ disk, codec, asIs, title });
   }

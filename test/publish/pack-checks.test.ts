@@ -3,6 +3,7 @@
  * type and title (a vhdx under --disk qemu=), the disk type and architecture against known ones.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +45,34 @@ describe('pack refuses what is not what it claims, before publishing', () => {
       /--disk qemu= says qcow2, but the disk is a vhdx disk/,
     );
     await assert.rejects(fsp.stat(layout), { code: 'ENOENT' });
+  });
+
+  it('an already compressed vhdx under --disk qemu= is refused in every codec (the real tools decode its head)', async () => {
+    const vhdx = await file('c.vhdx', 'vhdxfile');
+    const tools: [string, string, string[]][] = [
+      ['zst', 'zstd', ['-q', '-c']],
+      ['xz', 'xz', ['-c']],
+      ['gz', 'gzip', ['-c']],
+      ['bz2', 'bzip2', ['-c']],
+    ];
+    for (const [ext, tool, args] of tools) {
+      const path = join(tmp.dir, `c.vhdx.${ext}`);
+      await fsp.writeFile(path, execFileSync(tool, [...args, vhdx]));
+      const layout = join(tmp.dir, `layout-c-${ext}`);
+      await refuses(
+        { destination: `oci-dir:${layout}`, disks: [{ hypervisor: 'qemu', path }] },
+        'DISK_FORMAT_MISMATCH',
+        /--disk qemu= says qcow2, but the disk is a vhdx disk/,
+      );
+      await assert.rejects(fsp.stat(layout), { code: 'ENOENT' }, `${ext}: nothing published`);
+    }
+    // The same bytes under their own disk type are published as they are.
+    const path = join(tmp.dir, 'c.vhdx.zst');
+    const result = await runPack(await useBuiltins(orchestrator(), ['oci-dir']), {
+      destination: `oci-dir:${join(tmp.dir, 'layout-c-ok')}`,
+      disks: [{ hypervisor: 'hyperv', path }],
+    });
+    assert.equal(result.disks[0]?.title, 'podman-machine.x86_64.hyperv.vhdx.zst');
   });
 
   it('random bytes titled .qcow2 are DISK_FORMAT_MISMATCH', async () => {

@@ -11,8 +11,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError } from 'ocipull';
+import { ran } from '../../test/reliability/figures.js';
 import { runCli } from '../../test/support/cli.js';
 import { tempDir } from '../../test/support/paths.js';
 import { RegistryClient } from './client.js';
@@ -208,14 +209,28 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
   }
 }
 
+/** The tests of the suite below: the counts are reported only when every one has run. */
+const TESTS = 7;
+
 describe('registry certificates and proxies', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   const noCerts = () => ({ certDirs: [join(tmp.dir, 'no-certs')] });
+  // Refusals counted for docs/reliability.md (the network suite), reported once all five ran.
+  const seen = { certificates: 0, proxies: 0, tests: 0 };
+  afterEach(() => {
+    seen.tests++;
+  });
 
   before(async () => {
     tmp = await tempDir('ocipull-net-errors-');
   });
-  after(() => tmp.cleanup());
+  after(async () => {
+    await tmp.cleanup();
+    if (seen.tests === TESTS) {
+      ran('net.certificates', { refused: seen.certificates });
+      ran('net.proxies', { refused: seen.proxies });
+    }
+  });
 
   it('a self-signed certificate on a loopback registry is TLS, with no fallback to plain HTTP', async () => {
     const pair = selfSigned(tmp.dir, 'self', 'IP:127.0.0.1');
@@ -223,6 +238,7 @@ describe('registry certificates and proxies', () => {
     try {
       await assert.rejects(ping(registry.host, new TlsPolicy(noCerts())), (e: unknown) => {
         assert.ok(isOcipullError(e, 'TLS'), `${(e as Error).name}: ${(e as Error).message}`);
+        seen.certificates++;
         assert.match(
           e.message,
           new RegExp(`certificate of ${registry.host} did not verify: it is self-signed`),
@@ -263,6 +279,7 @@ describe('registry certificates and proxies', () => {
     const tlsFailure = (pattern: RegExp) => (e: unknown) => {
       assert.ok(isOcipullError(e, 'TLS'), String(e));
       assert.match(e.message, pattern);
+      seen.certificates++;
       return true;
     };
     try {
@@ -306,6 +323,7 @@ describe('registry certificates and proxies', () => {
           ping('registry.example.test:5000', new TlsPolicy(noCerts()), 2),
           (e: unknown) => {
             assert.ok(isOcipullError(e, 'PROXY'), `${(e as Error).name}: ${(e as Error).message}`);
+            seen.proxies++;
             assert.match(e.message, new RegExp(`proxy http://127\\.0\\.0\\.1:${proxy.port} refused`));
             assert.match(e.message, /answered HTTP 502 to CONNECT/);
             assert.match(e.message, /registry\.example\.test:5000/);
@@ -347,6 +365,7 @@ describe('registry certificates and proxies', () => {
               (e: unknown) => {
                 assert.ok(isOcipullError(e, 'PROXY'), String(e));
                 assert.match(e.message, /answered HTTP 407 to CONNECT/);
+                seen.proxies++;
                 assert.match(e.hint ?? '', /wants credentials/);
                 return true;
               },
@@ -369,6 +388,7 @@ describe('registry certificates and proxies', () => {
     await withEnv({ HTTPS_PROXY: url, https_proxy: url, NO_PROXY: '', no_proxy: '' }, async () => {
       await assert.rejects(ping('registry.example.test', new TlsPolicy(noCerts())), (e: unknown) => {
         assert.ok(isOcipullError(e, 'NETWORK'), String(e));
+        seen.proxies++;
         assert.match(e.message, new RegExp(`through the proxy http://127\\.0\\.0\\.1:${proxy.port}`));
         return true;
       });

@@ -12,6 +12,7 @@ import Bzip2CodecPlugin from '../../plugins/codec-bzip2/index.js';
 import GzipCodecPlugin from '../../plugins/codec-gzip/index.js';
 import XzCodecPlugin from '../../plugins/codec-xz/index.js';
 import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
+import { ran } from '../reliability/figures.js';
 import { decodeFile, seededBytes, sh, sha256 } from '../support/codec.js';
 import { tempDir } from '../support/paths.js';
 
@@ -61,7 +62,13 @@ describe('trailing data after the last stream: one answer in every decoder mode'
   before(async () => {
     tmp = await tempDir('ocipull-trailing-');
   });
-  after(() => tmp.cleanup());
+  // Counted for docs/reliability.md: refusals over both modes, once every case has run.
+  let refused = 0;
+  let cases = 0;
+  after(async () => {
+    await tmp.cleanup();
+    if (cases === CODECS.length * TAILS.length) ran('codec.trailing-data', { refused });
+  });
 
   for (const c of CODECS) {
     for (const t of TAILS) {
@@ -85,8 +92,10 @@ describe('trailing data after the last stream: one answer in every decoder mode'
             assert.ok(isOcipullError(error), `${mode}: ${error}`);
             await assert.rejects(fsp.stat(out), { code: 'ENOENT' }, `${mode} left no output`);
             answers.push(error.code);
+            refused++;
           }
         }
+        cases++;
         assert.equal(answers[0], answers[1], `child and in-process agree (${answers.join(' vs ')})`);
         const expected = t.expect[c.codec];
         if (expected) assert.equal(answers[0], expected);

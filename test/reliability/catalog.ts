@@ -13,7 +13,9 @@ export type SuiteId =
   | 'properties'
   | 'hostile-layout'
   | 'secrets'
-  | 'storage';
+  | 'storage'
+  | 'codecs'
+  | 'network';
 
 export interface ReliabilityCase {
   id: string;
@@ -107,6 +109,20 @@ export const SUITES: Suite[] = [
     file: 'test/reliability/storage.test.ts',
     description:
       'Pulls through the real CLI onto hostile storage built by the test: cache entries whose first bytes were overwritten, full filesystems (small tmpfs mounts) under the output and the cache, cache directories that are not usable, device nodes, FIFOs and sockets at the output path (made with mknod/mkfifo in the temp directory; a loop device on a temp file for the block case). Each ends with its code and one message (no stack trace), nothing at the output path but a complete disk, and a cache holding only verified blobs.',
+  },
+  {
+    id: 'codecs',
+    title: 'Data after the compressed stream',
+    file: 'test/codecs/trailing-data.test.ts',
+    description:
+      'gzip, bzip2, xz and zstd streams followed by garbage, zeros then garbage, 3 or 512 zero bytes, or the same stream again, each decoded by the child tool and in-process: both modes must give the same answer (the same bytes, or the same code with nothing at the output path).',
+  },
+  {
+    id: 'network',
+    title: 'Certificates and proxies',
+    file: 'plugins/registry/net-errors.test.ts',
+    description:
+      'Registries served with certificates openssl made in the test (self-signed, unknown CA, another host name, expired) and proxies on loopback that refuse CONNECT: each is refused with its own code (TLS, PROXY) naming the host or proxy and how to fix it, never as a plain-HTTP 400 or an interrupt, and no proxy password is echoed.',
   },
 ];
 
@@ -550,6 +566,32 @@ export const CATALOG: ReliabilityCase[] = [
       'a loop device at `-o` (a node for it in the temp dir): `--replace` with child and in-process decoders, a device smaller than the disk (both decoders), no `--replace`',
     outcome:
       'written in place, byte-identical, zero runs as zeros, bytes past the disk untouched; too small: OUTPUT_FAILED (exit 8) naming the device size; without --replace OUTPUT_EXISTS, nothing written',
+    refused: 3,
+  },
+  {
+    id: 'codec.trailing-data',
+    suite: 'codecs',
+    title:
+      '4 codecs × 5 tails (zeros, garbage, zeros then garbage, a second stream, a cut second stream), child and in-process',
+    outcome:
+      'both modes agree on every input: the same bytes, or DECOMPRESS_TRAILING_DATA / DECOMPRESS_CORRUPT / DECOMPRESS_TRUNCATED with no output',
+    refused: 26,
+  },
+  {
+    id: 'net.certificates',
+    suite: 'network',
+    title: 'self-signed, unknown CA, another host name and expired certificates on a loopback HTTPS registry',
+    outcome:
+      'TLS naming the host and the reason, the hint naming certs.d, --cert-dir and --tls-verify=false; no plain-HTTP fallback',
+    refused: 4,
+  },
+  {
+    id: 'net.proxies',
+    suite: 'network',
+    title:
+      'an HTTPS proxy answering 502 and 407 to CONNECT (with credentials in its URL), and one that is down',
+    outcome:
+      'PROXY (502 retried, 407 not) / NETWORK naming the proxy without its password; never INTERRUPTED',
     refused: 3,
   },
 ];

@@ -106,3 +106,4 @@ export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
 export { didYouMean, distance, suggestion } from './suggest.js';
 export type * from './types.js';
+export type * from './kinds/types.js';

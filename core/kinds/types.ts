@@ -1,0 +1,187 @@
+/**
+ * Artifact kinds: what a pull takes out of an index and what a pack puts into one.
+ *
+ * A kind is one record (`orchestrator.kinds.register(kind)`), chosen by `--kind` / the `kind`
+ * config key (default `disk`). For a pull it answers with a {@link Plan}: the parts to fetch
+ * (each verified, cached and resumable as a whole blob), how each is unpacked and decoded, where
+ * it lands, and the shape of the output. The core runs the plan and commits the whole output with
+ * one rename. For `pack` it turns its inputs into manifests and index entries; the core stages,
+ * uploads and merges them with the strategies every kind shares. See docs/kinds.md.
+ */
+import type { Readable } from 'node:stream';
+import type { Settings } from '../settings.js';
+import type {
+  Descriptor,
+  ImageManifest,
+  LoadedDocument,
+  Logger,
+  Platform,
+  Source,
+  TransportOptions,
+} from '../types.js';
+
+// ---------------------------------------------------------------------------
+// pull: choosing and planning
+// ---------------------------------------------------------------------------
+
+export interface KindPlanRequest {
+  source: Source;
+  /** The document the reference points at. */
+  root: LoadedDocument;
+  /** The run's settings (platform, disk type, format, kind-specific keys under `kinds.<name>`). */
+  settings: Readonly<Settings>;
+  /** Fetch, verify and parse a nested index or manifest (each one is remembered for offline use). */
+  load(descriptor: Descriptor): Promise<LoadedDocument>;
+  /**
+   * Ask the `select` hook for `key` (the disk kind asks `select.for(diskType)`); fails with the
+   * typed "no plugin" error when nothing answers. Kinds that choose by themselves never call it.
+   */
+  select(key: string): Promise<import('../types.js').Selection>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** How a part's bytes become what lands in the output. */
+export interface PartDecode {
+  /** `unpack` hook key: `blob` (the layer is the file), `tar` (a one-file tar), `auto` (sniff). */
+  unpack: string;
+  /** `auto`: by magic bytes with `name` and the media type as hints; else a codec name (`none`). */
+  codec: 'auto' | string;
+  /** The file name the layer carries (title), a hint for codec detection. */
+  name?: string;
+  /** The decoded file must be this disk format (checked on its first bytes and at the end). */
+  format?: string;
+  /** Write holes for zero runs (undefined: the `sparse` setting, else raw formats only). */
+  sparse?: boolean;
+}
+
+/** A part placed by the kind itself (tree layers): it gets the verified, still encoded stream. */
+export interface PlaceRequest {
+  part: Part;
+  /** The layer's bytes, verified by the core while they flow (a mismatch fails the run). */
+  input: Readable;
+  /** The staging directory of a `tree` / `files` output (renamed onto the target at the end). */
+  staging: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Part {
+  /** What the part is for: `disk`, `kernel`, `initrd`, `layer`, ... (messages, results). */
+  role: string;
+  descriptor: Descriptor;
+  /**
+   * Where it lands: `file` decodes into the output file (a `file` output) or into
+   * `staging/<name>` (a `files` output); `place` hands the stream to the kind.
+   */
+  place: { type: 'file'; name?: string } | { type: 'custom'; place(request: PlaceRequest): Promise<void> };
+  decode: PartDecode;
+}
+
+/** The output a plan produces; each is staged beside the target and committed with one rename. */
+export type OutputShape =
+  | { type: 'file' }
+  /** A directory of named files (`DIR/kernel`, `DIR/initrd`). */
+  | { type: 'files' }
+  /** A directory tree the kind builds (root filesystems). */
+  | { type: 'tree' };
+
+export interface Plan {
+  kind: string;
+  /** The chosen manifest's descriptor as its index lists it. */
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  platform: Platform;
+  parts: Part[];
+  output: OutputShape;
+  /** `custom` parts are placed in the order listed (layers); others as soon as they arrive. */
+  ordered?: boolean;
+  /** Name used when `-o` is a directory or absent (disk kind: the `outputName` setting expanded). */
+  outputName?: string;
+  /** Facts for the result's `details` (title, format, ...). */
+  details?: Record<string, unknown>;
+  /** Run after every part is placed, before the commit (write metadata, turn a tree into a disk). */
+  finish?(staging: string, signal: AbortSignal): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// inspect
+// ---------------------------------------------------------------------------
+
+export interface KindDescribeRequest {
+  source: Source;
+  root: LoadedDocument;
+  load(descriptor: Descriptor): Promise<LoadedDocument>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** One thing a kind found in an index (a disk, a kernel target, an image platform). */
+export interface KindEntry {
+  manifestDigest: string;
+  platform?: Platform;
+  /** Kind-specific facts, shown by `inspect` (disk type, title, size, kernel version, ...). */
+  facts: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------
+// pack
+// ---------------------------------------------------------------------------
+
+/** One layer to publish: the core compresses (unless `asIs`), hashes and uploads it. */
+export interface PackLayer {
+  /** A local file, or bytes produced on demand (may be called again to retry). */
+  path?: string;
+  open?(): Promise<Readable>;
+  /** Codec to compress with (`none` to publish the bytes as they are). */
+  codec: string;
+  /** The bytes are published as they are (already compressed with `codec`). */
+  asIs?: boolean;
+  mediaType: string;
+  annotations?: Record<string, string>;
+}
+
+/** One manifest to publish and the index entry pointing at it. */
+export interface PackEntry {
+  layers: PackLayer[];
+  /** The config blob (the empty descriptor's `{}` when undefined). */
+  config?: { mediaType: string; bytes: Buffer };
+  artifactType?: string;
+  manifestAnnotations?: Record<string, string>;
+  /** What the index entry says beside the digest. */
+  platform: Platform;
+  annotations?: Record<string, string>;
+  /** Facts for the pack result (hypervisor, title, ...). */
+  facts?: Record<string, unknown>;
+}
+
+export interface KindPackRequest {
+  /** Kind-specific inputs as the CLI or the library caller gave them (disks, kernel, rootfs, ...). */
+  inputs: Record<string, unknown>;
+  settings: Readonly<Settings>;
+  transport?: TransportOptions;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+// ---------------------------------------------------------------------------
+// the record
+// ---------------------------------------------------------------------------
+
+export interface Kind {
+  /** `disk`, `rootfs`, `kernel`, ... (the `--kind` value). */
+  readonly name: string;
+  /** One line for `--help` and errors. */
+  readonly description: string;
+  /** Choose what to pull out of `root` and plan it. */
+  plan(request: KindPlanRequest): Promise<Plan>;
+  /** What `inspect` lists for this kind. */
+  describe?(request: KindDescribeRequest): Promise<KindEntry[]>;
+  /** Turn inputs into manifests and index entries for `pack`. */
+  pack?(request: KindPackRequest): Promise<PackEntry[]>;
+  /**
+   * The key two index entries share when a merge replaces one with the other (disk: disktype,
+   * os, architecture); undefined for entries this kind does not own (kept by a merge).
+   */
+  entryKey?(entry: Descriptor): string | undefined;
+}

@@ -15,6 +15,7 @@ export {
   wrapPluginError,
 } from './errors/errors.js';
 export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
+export type * from './kinds/types.js';
 export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
 export { createExclusive, renameReplacing, tempName } from './layout/portable.js';
 export {
@@ -106,4 +107,3 @@ export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
 export { didYouMean, distance, suggestion } from './suggest.js';
 export type * from './types.js';
-export type * from './kinds/types.js';

@@ -15,6 +15,7 @@ export {
   wrapPluginError,
 } from './errors/errors.js';
 export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
+export { KindRegistry } from './kinds/registry.js';
 export type * from './kinds/types.js';
 export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
 export { createExclusive, renameReplacing, tempName } from './layout/portable.js';

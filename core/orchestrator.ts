@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CodecRegistry } from './codecs.js';
 import { OcipullError } from './errors/errors.js';
 import { createHooks, type Hooks, hasTaps, tappedKeys } from './hooks.js';
+import { KindRegistry } from './kinds/registry.js';
 import { createLogger } from './log.js';
 import { hostArch } from './oci/platform.js';
 import { type PullRequest, runPull } from './pipeline/pull.js';
@@ -39,6 +40,8 @@ export function defaultCacheDir(): string {
 export class Orchestrator {
   readonly hooks: Hooks = createHooks();
   readonly codecs = new CodecRegistry();
+  /** Artifact kinds (`disk`, ...) plugins register; `settings.kind` chooses one. */
+  readonly kinds = new KindRegistry();
   readonly log: Logger;
   readonly settings: Readonly<Settings>;
   private readonly applied: string[] = [];
@@ -49,6 +52,7 @@ export class Orchestrator {
     this.settings = Object.freeze({
       ...DEFAULT_SETTINGS,
       diskType: 'qemu',
+      kind: 'disk',
       arch: hostArch(),
       cacheDir: defaultCacheDir(),
       ...options.settings,

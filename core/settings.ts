@@ -9,6 +9,8 @@ export interface Settings {
   defaultSource: string;
   /** Version whose `<major>.<minor>` tags a registry reference that names no tag. */
   machineOsVersion: string;
+  /** Artifact kind to pull or pack (`disk`, ...): the name of a registered kind. */
+  kind: string;
   /** Hypervisor / disktype to select. */
   diskType: string;
   os: string;
@@ -42,6 +44,7 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> = {
   defaultSource: 'docker://quay.io/podman/machine-os',
+  kind: 'disk',
   machineOsVersion: '5.5',
   os: 'linux',
   allowMissingTitle: false,

@@ -13,6 +13,7 @@ import type { ConfigFile, NormalizedConfig, PluginSpec, PresetSettings } from '.
 export interface CliOverrides {
   configPath?: string;
   preset?: string;
+  kind?: string;
   diskType?: string;
   arch?: string;
   os?: string;
@@ -94,6 +95,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   };
   for (const preset of normalized.presets) layer(s, preset.settings);
   layer(s, {
+    kind: c.kind,
     diskType: c.diskType,
     os: c.os,
     arch: c.arch,
@@ -114,6 +116,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('maxExpansionRatio', c.maxExpansionRatio);
   pick('blobRetries', c.blobRetries);
   pick('plugins', c.pluginSettings);
+  pick('kind', cli.kind);
   pick('diskType', cli.diskType);
   pick('arch', cli.arch);
   pick('os', cli.os);

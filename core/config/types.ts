@@ -5,6 +5,7 @@ export type PluginEntry = string | [string] | [string, Record<string, unknown>];
 
 /** Settings a preset may set (a subset of the config file's keys). */
 export interface PresetSettings {
+  kind?: string;
   diskType?: string;
   os?: string;
   arch?: string;

@@ -58,6 +58,7 @@ export const CODES = {
     'No plugin handles the source scheme (e.g. s3:); install the plugin that does.',
   ),
   NO_SELECTOR: c(EXIT.USAGE, 'No plugin selects disks of the requested disk type.'),
+  NO_KIND: c(EXIT.USAGE, 'No plugin registers the artifact kind asked for (--kind / `kind`).'),
   NO_UNPACKER: c(EXIT.FORMAT, 'No plugin can unpack the layer kind.'),
   NO_CODEC: c(EXIT.FORMAT, 'The data is compressed with a codec no installed plugin decompresses.'),
   NO_CACHE: c(EXIT.USAGE, 'A cache command or --offline needs a cache plugin and none is configured.'),

@@ -1,4 +1,5 @@
 import type { Orchestrator, Plugin } from 'ocipull';
+import { diskKind } from './kind.js';
 import { builtinCodecForExtension, selectDisk } from './select.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-disk-select';
@@ -47,5 +48,6 @@ export default class DiskSelectPlugin implements Plugin {
           selectDisk(request, { maxDepth: this.maxDepth, maxEntries: this.maxEntries, codecForExtension }),
         );
     }
+    orchestrator.kinds.register(diskKind);
   }
 }

@@ -1,0 +1,41 @@
+import { OcipullError } from '../errors/errors.js';
+import { suggestion } from '../suggest.js';
+import type { Kind } from './types.js';
+
+/** The artifact kinds plugins have registered (one record each), looked up by `--kind`. */
+export class KindRegistry {
+  private readonly kinds = new Map<string, Kind>();
+
+  register(kind: Kind): void {
+    if (!kind || typeof kind.name !== 'string' || typeof kind.plan !== 'function') {
+      throw new OcipullError(
+        'PLUGIN_INVALID',
+        'a kind must have a string `name` and a `plan(request)` method',
+      );
+    }
+    if (this.kinds.has(kind.name)) {
+      throw new OcipullError('PLUGIN_DUPLICATE', `kind ${kind.name} is registered twice`);
+    }
+    this.kinds.set(kind.name, Object.freeze({ ...kind }));
+  }
+
+  has(name: string): boolean {
+    return this.kinds.has(name);
+  }
+
+  list(): Kind[] {
+    return [...this.kinds.values()];
+  }
+
+  /** The kind named, or NO_KIND naming the kinds there are. */
+  get(name: string): Kind {
+    const kind = this.kinds.get(name);
+    if (kind) return kind;
+    const known = [...this.kinds.keys()].sort();
+    throw new OcipullError('NO_KIND', `no plugin provides the artifact kind "${name}"`, {
+      hint: known.length
+        ? `${suggestion(name, known)}kinds: ${known.join(', ')}`
+        : 'use a preset (--preset qemu) or add the plugin that registers the kind',
+    });
+  }
+}

@@ -1,8 +1,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CodecRegistry } from './codecs.js';
+import { callKeyed } from './dispatch.js';
 import { OcipullError } from './errors/errors.js';
-import { createHooks, type Hooks, hasTaps, tappedKeys } from './hooks.js';
+import { createHooks, type Hooks, tappedKeys } from './hooks.js';
 import { KindRegistry } from './kinds/registry.js';
 import { createLogger } from './log.js';
 import { hostArch } from './oci/platform.js';
@@ -129,23 +130,22 @@ export class Orchestrator {
     signal?: AbortSignal,
     ifRange?: string,
   ): Promise<FetchResponse> {
-    const hook = this.hooks.fetch.get(source.scheme);
-    const response =
-      hook && hasTaps(this.hooks.fetch, source.scheme)
-        ? await hook.promise({
-            source,
-            descriptor,
-            offset,
-            ifRange,
-            signal: signal ?? new AbortController().signal,
-            log: this.log,
-          })
-        : undefined;
-    if (!response) {
-      throw new OcipullError('NO_TRANSPORT', `no plugin fetches content for "${source.scheme}:" sources`, {
-        hint: `the transport plugin for ${source.scheme}: must tap fetch.for('${source.scheme}')`,
-      });
-    }
+    const response = await callKeyed(
+      this.hooks.fetch,
+      source.scheme,
+      {
+        source,
+        descriptor,
+        offset,
+        ifRange,
+        signal: signal ?? new AbortController().signal,
+        log: this.log,
+      },
+      () =>
+        new OcipullError('NO_TRANSPORT', `no plugin fetches content for "${source.scheme}:" sources`, {
+          hint: `the transport plugin for ${source.scheme}: must tap fetch.for('${source.scheme}')`,
+        }),
+    );
     // Whoever reads the body sees its errors through the read. A body the run stopped wanting (the
     // signal aborted while the transport was opening it, so it is being destroyed already) may
     // still emit one before anyone reads: that must not become an uncaught exception.
@@ -165,25 +165,19 @@ export class Orchestrator {
     signal?: AbortSignal,
     onLoad?: (document: LoadedDocument) => void,
   ): Promise<Selection> {
-    const hook = this.hooks.select.get(want.diskType);
     const load = async (d: Descriptor) => {
       const document = await this.load(source, d, signal);
       onLoad?.(document);
       return document;
     };
-    const selection =
-      hook && hasTaps(this.hooks.select, want.diskType)
-        ? await hook.promise({ source, root, want, load, log: this.log })
-        : undefined;
-    if (!selection) {
+    return callKeyed(this.hooks.select, want.diskType, { source, root, want, load, log: this.log }, () => {
       const known = this.diskTypes();
-      throw new OcipullError('NO_SELECTOR', `no selection plugin handles disk type "${want.diskType}"`, {
+      return new OcipullError('NO_SELECTOR', `no selection plugin handles disk type "${want.diskType}"`, {
         hint: known.length
           ? `configured disk types: ${known.join(', ')}`
           : 'use a preset (--preset qemu) or add ocipull-plugin-disk-select',
       });
-    }
-    return selection;
+    });
   }
 
   /** The cache service for this run, if a cache plugin is configured (asked once). */

@@ -1,5 +1,5 @@
+import { callKeyed } from '../dispatch.js';
 import { OcipullError } from '../errors/errors.js';
-import { hasTaps } from '../hooks.js';
 import { verifyBytes } from '../oci/digest.js';
 import { MAX_DOCUMENT_BYTES, parseDocument } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
@@ -34,19 +34,15 @@ export async function openSource(
   options: { purpose: 'pull' | 'push'; transport?: TransportOptions; signal?: AbortSignal },
 ): Promise<Source> {
   const ref = parseSourceRef(raw);
-  const hook = orchestrator.hooks.resolve.get(ref.scheme);
   const signal = options.signal ?? new AbortController().signal;
-  const source =
-    hook && hasTaps(orchestrator.hooks.resolve, ref.scheme)
-      ? await hook.promise({
-          ref,
-          options: options.transport ?? orchestrator.settings.transport,
-          purpose: options.purpose,
-          signal,
-          log: orchestrator.log,
-        })
-      : undefined;
-  if (!source) {
+  const request = {
+    ref,
+    options: options.transport ?? orchestrator.settings.transport,
+    purpose: options.purpose,
+    signal,
+    log: orchestrator.log,
+  };
+  const source = await callKeyed(orchestrator.hooks.resolve, ref.scheme, request, () => {
     const known = orchestrator.transportSchemes();
     // A typo of a configured scheme (`dokcer://`) is named as one, spelt as the user wrote it.
     const guess = didYouMean(ref.scheme, known);
@@ -54,7 +50,7 @@ export async function openSource(
     const message = guess
       ? `unknown transport ${ref.scheme}: did you mean ${spelt}? (no transport plugin handles "${ref.scheme}:" sources)`
       : `no transport plugin handles "${ref.scheme}:" sources`;
-    throw new OcipullError('NO_TRANSPORT', message, {
+    return new OcipullError('NO_TRANSPORT', message, {
       hint: `${known.length ? `configured transports: ${known.map((s) => `${s}:`).join(', ')}; ` : ''}install ocipull-plugin-${ref.scheme} and list it under "plugins" in your config`,
       data: {
         scheme: ref.scheme,
@@ -62,7 +58,7 @@ export async function openSource(
         ...(guess ? { didYouMean: guess } : {}),
       },
     });
-  }
+  });
   return source;
 }
 

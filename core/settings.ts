@@ -37,6 +37,8 @@ export interface Settings {
   maxExpansionRatio: number;
   /** Reconnects per blob after a transient failure mid-body. */
   blobRetries: number;
+  /** Parts of a pull (layers) fetched at the same time, at most. */
+  concurrency: number;
   transport: TransportOptions;
   /** Free-form settings for third-party plugins, by plugin name. */
   plugins: Record<string, unknown>;
@@ -55,6 +57,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   // Far above real disks (a sparse raw image runs to ~100×), far below a bomb (zstd reaches ~30000×).
   maxExpansionRatio: 1000,
   blobRetries: 5,
+  concurrency: 3,
   transport: {},
   plugins: {},
 };

@@ -399,7 +399,10 @@ export type LayerKind = 'blob' | 'tar';
 
 export interface UnpackRequest {
   layer: Descriptor;
+  /** The disk kind's selection; for other kinds one made from the plan (`layer` is the part's). */
   selection: Selection;
+  /** The part of the plan being unpacked (its `decode.name` is the file name the layer carries). */
+  part?: import('./kinds/types.js').Part;
   /** Layer bytes as they stream (verified by the core while they flow). */
   input: Readable;
   signal: AbortSignal;

@@ -115,6 +115,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('cacheDir', c.cacheDir);
   pick('maxExpansionRatio', c.maxExpansionRatio);
   pick('blobRetries', c.blobRetries);
+  pick('concurrency', c.concurrency);
   pick('plugins', c.pluginSettings);
   pick('kind', cli.kind);
   pick('diskType', cli.diskType);

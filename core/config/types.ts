@@ -27,6 +27,7 @@ export interface ConfigFile extends PresetSettings {
   cacheDir?: string;
   maxExpansionRatio?: number;
   blobRetries?: number;
+  concurrency?: number;
   tlsVerify?: boolean;
   insecureRegistries?: string[];
   mirrors?: Record<string, string[]>;

@@ -195,6 +195,10 @@ export const CODES = {
     EXIT.NETWORK,
     'The registry asked (Retry-After) to wait longer than maxRetryAfterMs; the run stopped at once.',
   ),
+  OUTPUT_NAME_INVALID: c(
+    EXIT.FORMAT,
+    "A part's file name in a directory output is empty, `.`, `..`, holds a `/` or is used twice.",
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

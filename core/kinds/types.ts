@@ -37,6 +37,8 @@ export interface KindPlanRequest {
    * typed "no plugin" error when nothing answers. Kinds that choose by themselves never call it.
    */
   select(key: string): Promise<import('../types.js').Selection>;
+  /** The `outputName` setting with its `{key}` placeholders replaced by `values` (unknown ones kept). */
+  expandOutputName(values: Record<string, string | undefined>): string;
   signal: AbortSignal;
   log: Logger;
 }
@@ -100,6 +102,8 @@ export interface Plan {
   outputName?: string;
   /** Facts for the result's `details` (title, format, ...). */
   details?: Record<string, unknown>;
+  /** The result's and cache records' `diskType` (disk kind: the hypervisor); the kind's name when undefined. */
+  diskType?: string;
   /** Run after every part is placed, before the commit (write metadata, turn a tree into a disk). */
   finish?(staging: string, signal: AbortSignal): Promise<void>;
 }

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { OcipullError } from '../errors/errors.js';
+
+/** Staging directories not yet committed or discarded: removed if the process exits first. */
+const live = new Set<string>();
+let exitHook = false;
+
+function track(path: string): void {
+  live.add(path);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const dir of live) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {}
+    }
+  });
+}
+
+function stagedName(target: string, suffix: string): string {
+  const name = basename(target).slice(0, 180);
+  return join(dirname(target), `.${name}.${process.pid}-${randomBytes(4).toString('hex')}${suffix}`);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function failed(target: string, error: unknown): OcipullError {
+  if (error instanceof OcipullError) return error;
+  return new OcipullError('OUTPUT_FAILED', `cannot write ${target}: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+/**
+ * A directory output (`files`, `tree`) being built: a temp directory beside the target, made
+ * visible by `commit` with one rename. With `replace`, an existing directory at the target is
+ * renamed aside first and removed after; anything else there (a file, a device) is never replaced.
+ * `discard` (any failure, an interrupt) removes the staging directory and leaves the target as it was.
+ */
+export class StagedDir {
+  private done = false;
+
+  private constructor(
+    readonly target: string,
+    readonly path: string,
+    private readonly replace: boolean,
+  ) {}
+
+  /** OUTPUT_EXISTS when something is at the target that this output may not replace. */
+  static async checkTarget(target: string, replace: boolean): Promise<void> {
+    let stat: import('node:fs').Stats;
+    try {
+      stat = await fsp.lstat(target);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return;
+      throw failed(target, error);
+    }
+    if (!replace) {
+      throw new OcipullError('OUTPUT_EXISTS', `${target} already exists`, {
+        hint: 'pass --replace to overwrite it, or choose another -o',
+      });
+    }
+    if (!stat.isDirectory()) {
+      throw new OcipullError('OUTPUT_EXISTS', `${target} exists and is not a directory`, {
+        hint: '--replace replaces a directory with this directory output, nothing else: choose another -o',
+      });
+    }
+  }
+
+  static async create(target: string, options: { replace: boolean }): Promise<StagedDir> {
+    await StagedDir.checkTarget(target, options.replace);
+    const path = stagedName(target, '.ocipull-tmp');
+    try {
+      await fsp.mkdir(path, { mode: 0o755 });
+    } catch (error) {
+      throw failed(target, error);
+    }
+    track(path);
+    return new StagedDir(target, path, options.replace);
+  }
+
+  /** Move the staged directory onto the target with one rename. */
+  async commit(): Promise<void> {
+    let aside: string | undefined;
+    let committed = false;
+    try {
+      await StagedDir.checkTarget(this.target, this.replace);
+      if (this.replace) {
+        aside = stagedName(this.target, '.ocipull-old');
+        try {
+          // Never removed on exit: until the staged one is in place it is the user's only copy.
+          await fsp.rename(this.target, aside);
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ENOENT') throw error;
+          aside = undefined;
+        }
+      }
+      try {
+        await fsp.rename(this.path, this.target);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'ENOTDIR') {
+          throw new OcipullError('OUTPUT_EXISTS', `${this.target} appeared while pulling`, {
+            hint: 'pass --replace to overwrite it',
+          });
+        }
+        throw error;
+      }
+      committed = true;
+      this.done = true;
+      live.delete(this.path);
+      await syncDir(dirname(this.target));
+    } catch (error) {
+      // Put back what was there before, then drop what was staged.
+      if (aside && !committed) await fsp.rename(aside, this.target).catch(() => {});
+      await this.discard();
+      throw failed(this.target, error);
+    } finally {
+      if (aside && committed) await fsp.rm(aside, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  async discard(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await fsp.rm(this.path, { recursive: true, force: true });
+    live.delete(this.path);
+  }
+}

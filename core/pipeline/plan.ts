@@ -1,0 +1,72 @@
+import { OcipullError } from '../errors/errors.js';
+import type { Plan } from '../kinds/types.js';
+import type { Orchestrator } from '../orchestrator.js';
+import type { Descriptor, DiskRequest, LoadedDocument } from '../types.js';
+import { expandOutputName } from './output.js';
+import type { Resolved } from './resolve.js';
+
+export interface Planned {
+  plan: Plan;
+  /** Every document read to make the plan, root first (remembered for offline use). */
+  documents: LoadedDocument[];
+}
+
+/** What the run asks a selector for, from the settings (`key` is the `select` hook key). */
+export function diskRequest(orchestrator: Orchestrator, key = orchestrator.settings.diskType): DiskRequest {
+  const settings = orchestrator.settings;
+  return {
+    diskType: key,
+    os: settings.os,
+    architecture: settings.arch,
+    ...(settings.variant === undefined ? {} : { variant: settings.variant }),
+    allowMissingTitle: settings.allowMissingTitle,
+    format: settings.format,
+  };
+}
+
+/** A plan the core can run: parts, an output shape they fit, names for `files` outputs. */
+function checkPlan(plan: Plan, kind: string): Plan {
+  const invalid = (why: string) =>
+    new OcipullError('PLUGIN_INVALID', `the ${kind} kind planned a pull the core cannot run: ${why}`);
+  if (!plan || !Array.isArray(plan.parts) || plan.parts.length === 0) throw invalid('it has no parts');
+  const shape = plan.output?.type;
+  if (shape !== 'file' && shape !== 'files' && shape !== 'tree') throw invalid(`output ${String(shape)}`);
+  if (shape === 'file' && (plan.parts.length !== 1 || plan.parts[0]!.place.type !== 'file'))
+    throw invalid('a file output is one part placed as a file');
+  return plan;
+}
+
+/** Ask the run's kind (`--kind`, default `disk`) what to pull out of the root document. */
+export async function planPull(
+  orchestrator: Orchestrator,
+  resolved: Resolved,
+  signal: AbortSignal,
+): Promise<Planned> {
+  const settings = orchestrator.settings;
+  const kind = orchestrator.kinds.get(settings.kind);
+  const { source, root } = resolved;
+  const documents: LoadedDocument[] = [root];
+  const load = async (descriptor: Descriptor) => {
+    const document = await orchestrator.load(source, descriptor, signal);
+    documents.push(document);
+    return document;
+  };
+  const plan = await kind.plan({
+    source,
+    root,
+    settings,
+    load,
+    select: (key) => {
+      const want = diskRequest(orchestrator, key);
+      orchestrator.hooks.progress.call({
+        phase: 'select',
+        message: `${want.diskType} ${want.os}/${want.architecture}`,
+      });
+      return orchestrator.select(source, root, want, signal, (d) => documents.push(d));
+    },
+    expandOutputName: (values) => expandOutputName(settings.outputName, values),
+    signal,
+    log: orchestrator.log,
+  });
+  return { plan: checkPlan(plan, kind.name), documents };
+}

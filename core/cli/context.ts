@@ -31,6 +31,8 @@ export interface CliContext {
 export interface CommonFlags {
   config?: string;
   preset?: string;
+  /** `--kind` (pull): the artifact kind. */
+  kind?: string;
   diskType?: string;
   arch?: string;
   os?: string;
@@ -164,6 +166,7 @@ export function overridesFrom(flags: CommonFlags): CliOverrides {
   return {
     configPath: flags.config,
     preset: flags.preset,
+    kind: flags.kind,
     diskType: flags.diskType,
     arch: platform.arch,
     os: platform.os,

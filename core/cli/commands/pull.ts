@@ -22,6 +22,7 @@ export function registerPull(program: Command, context: CliContext): void {
         'without SOURCE the configured default (docker://quay.io/podman/machine-os) is pulled.',
     )
     .argument('[source]', 'TRANSPORT:REFERENCE to pull from')
+    .option('--kind <name>', 'artifact kind to pull: disk (default), or one a plugin registers')
     .option(
       '-o, --output <path>',
       "output file, or a directory for the preset's file name (default: the working directory)",
@@ -53,7 +54,7 @@ export function registerPull(program: Command, context: CliContext): void {
         context.out(`${JSON.stringify(stable)}\n`);
       } else if (!flags.quiet) {
         orchestrator.log.info(
-          `${result.output}: ${result.diskType} disk for ${result.platform.os}/${result.platform.architecture} from ${result.source}` +
+          `${result.output}: ${orchestrator.settings.kind === 'disk' ? `${result.diskType} disk` : orchestrator.settings.kind} for ${result.platform.os}/${result.platform.architecture} from ${result.source}` +
             ` (${result.cacheHit ? 'from cache' : `${result.bytesFetched} bytes fetched`}, ${(result.durationMs / 1000).toFixed(1)} s)`,
         );
       }

@@ -10,10 +10,12 @@ export default class UnpackBlobPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.hooks.unpack.for('blob').tapPromise(PLUGIN_NAME, async ({ input, layer, selection, part }) => ({
-      stream: input,
-      name: part?.decode.name ?? selection.title,
-      size: layer.size,
-    }));
+    orchestrator.hooks.unpack
+      .for('blob')
+      .tapPromise(PLUGIN_NAME, async ({ input, layer, selection, part }) => ({
+        stream: input,
+        name: part?.decode.name ?? selection.title,
+        size: layer.size,
+      }));
   }
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,57 +7,11 @@ import BundleKindPlugin, { BUNDLE_ARTIFACT_TYPE } from '../support/bundle-kind.j
 import { runCli } from '../support/cli.js';
 import { sh } from '../support/codec.js';
 import { exists, prngBytes, useBuiltins } from '../support/files.js';
+import { type Layout, writeLayerLayout } from '../support/kind-layout.js';
 import { repoRoot, tempDir } from '../support/paths.js';
 
 const PLUGINS = ['oci-dir', 'disk-select', 'unpack-blob', 'unpack-tar', 'codec-zstd', 'codec-none', 'cache'];
 const kindPlugin = join(repoRoot, 'dist', 'test', 'support', 'bundle-kind.js');
-
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-interface Layout {
-  dir: string;
-  /** The blob file of each layer, in manifest order. */
-  blobs: string[];
-}
-
-/** An OCI layout (image-layout.md) holding one bundle: an index → a manifest of two titled layers. */
-async function writeBundleLayout(dir: string, files: { title: string; bytes: Buffer; mediaType: string }[]) {
-  const blobDir = join(dir, 'blobs', 'sha256');
-  await mkdir(blobDir, { recursive: true });
-  const put = async (bytes: Buffer, mediaType: string, extra: object = {}) => {
-    const digest = digestOf(bytes);
-    await writeFile(join(blobDir, digest.slice(7)), bytes);
-    return { mediaType, digest, size: bytes.length, ...extra };
-  };
-  const config = await put(Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
-  const layers = [];
-  for (const f of files) {
-    layers.push(
-      await put(f.bytes, f.mediaType, { annotations: { 'org.opencontainers.image.title': f.title } }),
-    );
-  }
-  const manifest = await put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        artifactType: BUNDLE_ARTIFACT_TYPE,
-        config,
-        layers,
-      }),
-    ),
-    'application/vnd.oci.image.manifest.v1+json',
-    { artifactType: BUNDLE_ARTIFACT_TYPE },
-  );
-  const index = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
-  };
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
-  return { dir, blobs: layers.map((l) => join(blobDir, l.digest.slice(7))) } satisfies Layout;
-}
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -79,8 +32,8 @@ before(async () => {
       mediaType: 'application/zstd',
     },
   ];
-  good = await writeBundleLayout(join(dir, 'good'), files);
-  bad = await writeBundleLayout(join(dir, 'bad'), files);
+  good = await writeLayerLayout(join(dir, 'good'), files, BUNDLE_ARTIFACT_TYPE);
+  bad = await writeLayerLayout(join(dir, 'bad'), files, BUNDLE_ARTIFACT_TYPE);
   // The 2nd layer's blob keeps its size but not its bytes: its digest no longer matches.
   const blob = await readFile(bad.blobs[1]!);
   blob[blob.length - 10] ^= 0xff;

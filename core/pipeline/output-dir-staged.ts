@@ -20,9 +20,50 @@ function track(path: string): void {
   });
 }
 
+function stagedPrefix(target: string): string {
+  return `.${basename(target).slice(0, 180)}.`;
+}
+
 function stagedName(target: string, suffix: string): string {
-  const name = basename(target).slice(0, 180);
-  return join(dirname(target), `.${name}.${process.pid}-${randomBytes(4).toString('hex')}${suffix}`);
+  return join(
+    dirname(target),
+    `${stagedPrefix(target)}${process.pid}-${randomBytes(4).toString('hex')}${suffix}`,
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove staging directories left beside `target` by runs that were killed (SIGKILL, power loss):
+ * ours by name, of a process that no longer exists. A `.ocipull-old` directory (a replaced output
+ * renamed aside) is never removed: until its replacement was in place it was the only copy.
+ */
+async function removeOrphans(target: string): Promise<void> {
+  const prefix = stagedPrefix(target);
+  let names: string[];
+  try {
+    names = await fsp.readdir(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]{8}\.ocipull-tmp$/.exec(name.slice(prefix.length))?.[1]);
+    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    const path = join(dirname(target), name);
+    try {
+      if ((await fsp.lstat(path)).isDirectory()) await fsp.rm(path, { recursive: true, force: true });
+    } catch {
+      // not ours to remove: skipped
+    }
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -79,6 +120,7 @@ export class StagedDir {
 
   static async create(target: string, options: { replace: boolean }): Promise<StagedDir> {
     await StagedDir.checkTarget(target, options.replace);
+    await removeOrphans(target);
     const path = stagedName(target, '.ocipull-tmp');
     try {
       await fsp.mkdir(path, { mode: 0o755 });

@@ -147,6 +147,30 @@ describe('a tree output of custom-placed, ordered parts', () => {
     await assertNothingLeft(out);
   });
 
+  it('--replace replaces a directory only; a file at the target is refused and kept', async () => {
+    const settings = { kind: 'layers', cacheDir: join(dir, 'c5'), replace: true };
+    const o = await useBuiltins(new Orchestrator({ log: createLogger('silent'), settings }), PLUGINS);
+    o.kinds.register(treeKind({ order: [], peak: 0 }));
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'keep me');
+    await assert.rejects(o.pull({ source: `oci-dir:${good.dir}:v1`, output: file }), {
+      code: 'OUTPUT_EXISTS',
+    });
+    assert.equal(await readFile(file, 'utf8'), 'keep me');
+    // `-o DIR` that exists holds the output, named `layers` (the kind's name: no outputName):
+    // the old tree there is replaced, and a staging directory of a killed run (a pid that cannot
+    // exist) beside it is removed.
+    const out = join(dir, 'holder');
+    await mkdir(join(out, 'layers'), { recursive: true });
+    await writeFile(join(out, 'layers', 'old'), 'old');
+    const orphan = join(out, '.layers.999999999-0badcafe.ocipull-tmp');
+    await mkdir(orphan);
+    await o.pull({ source: `oci-dir:${good.dir}:v1`, output: out });
+    assert.deepEqual((await readdir(join(out, 'layers'))).sort(), ['LIST', 'layers']);
+    assert.deepEqual(await readdir(out), ['layers']);
+    await assertNothingLeft(join(dir, 'no-such'));
+  });
+
   it('a kind that fails in finish leaves nothing either', async () => {
     const base = treeKind({ order: [], peak: 0 });
     const failing: Kind = {

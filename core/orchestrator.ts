@@ -190,7 +190,10 @@ export class Orchestrator {
     return this.cachePromise;
   }
 
-  /** Pull one disk: resolve → select → cache → fetch → unpack → decompress → atomic write. */
+  /**
+   * Pull what the run's kind (`settings.kind`, default `disk`) plans: resolve → plan → for each
+   * part cache → fetch → unpack → decompress (or the kind's place) → one atomic commit.
+   */
   pull(request: PullRequest = {}): Promise<PullResult> {
     return runPull(this, request).catch((error: unknown) => {
       const wrapped =

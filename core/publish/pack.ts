@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { OcipullError } from '../errors/errors.js';
+import { isOcipullError, OcipullError, wrapPluginError } from '../errors/errors.js';
 import type { Kind, PackEntry, PackedEntry, PackLayer } from '../kinds/types.js';
 import { checkTag } from '../layout/read.js';
 import { digestOf } from '../oci/digest.js';
@@ -161,8 +161,8 @@ async function stageLayer(
     await pipeline(await layer.open!(), (await fsp.open(input, 'wx', 0o600)).createWriteStream(), {
       signal,
     });
-    // Hashed into a blob of its own (copied or compressed), so the temp input can go.
-    const staged = await stageBlob(input, layer.mediaType, { codec, stagingDir: stagingDir ?? dir, signal });
+    // Published from the temp input (hashed as is) or from a blob staged from it; both go after.
+    const staged = await stageBlob(input, layer.mediaType, { codec, stagingDir, signal });
     return {
       ...staged,
       cleanup: async () => {
@@ -252,14 +252,19 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   if (request.disks !== undefined) inputs.disks = request.disks;
   if (request.compress !== undefined) inputs.compress = request.compress;
   const transport = request.transport ?? orchestrator.settings.transport;
-  const entries = await kind.pack({
-    inputs,
-    platform: { architecture: unameArch(arch), os },
-    settings: orchestrator.settings,
-    transport,
-    signal,
-    log,
-  });
+  const entries = await kind
+    .pack({
+      inputs,
+      platform: { architecture: unameArch(arch), os },
+      settings: orchestrator.settings,
+      transport,
+      signal,
+      log,
+    })
+    .catch((error: unknown) => {
+      // A kind's own typed errors pass as they are; anything else names the kind.
+      throw isOcipullError(error) ? error : wrapPluginError(error, `kind ${kind.name}`, 'pack');
+    });
   checkEntries(kind.name, entries);
   if (request.tag !== undefined) checkTag(request.tag);
 

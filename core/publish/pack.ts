@@ -149,6 +149,7 @@ function checkEntries(kind: string, entries: PackEntry[]): void {
 
 /** Stage one layer: a file as it is, bytes from `open()` written to a temp file first. */
 async function stageLayer(
+  kind: string,
   layer: PackLayer,
   stagingDir: string | undefined,
   signal: AbortSignal,
@@ -158,9 +159,10 @@ async function stageLayer(
   const dir = await fsp.mkdtemp(join(stagingDir ?? tmpdir(), '.tmp-pack-input-'));
   try {
     const input = join(dir, 'input');
-    await pipeline(await layer.open!(), (await fsp.open(input, 'wx', 0o600)).createWriteStream(), {
-      signal,
+    const bytes = await layer.open!().catch((error: unknown) => {
+      throw isOcipullError(error) ? error : wrapPluginError(error, `kind ${kind}`, 'pack');
     });
+    await pipeline(bytes, (await fsp.open(input, 'wx', 0o600)).createWriteStream(), { signal });
     // Published from the temp input (hashed as is) or from a blob staged from it; both go after.
     const staged = await stageBlob(input, layer.mediaType, { codec, stagingDir, signal });
     return {
@@ -191,6 +193,7 @@ function entryManifest(entry: PackEntry, config: Descriptor, layers: Descriptor[
 
 /** Publish one entry's layers and manifest; answers what the index lists and the result says. */
 async function publishEntry(
+  kind: string,
   entry: PackEntry,
   config: Descriptor,
   transfer: Transfer,
@@ -205,7 +208,7 @@ async function publishEntry(
       `${layerName(layer, n)}: ${layer.asIs ? 'hashing' : `compressing with ${layer.codec}`}` +
         (title !== undefined ? ` as ${title}` : ''),
     );
-    const staged = await stageLayer(layer, stagingDir, signal);
+    const staged = await stageLayer(kind, layer, stagingDir, signal);
     try {
       await transfer.blob(staged.descriptor, () => staged.body);
     } finally {
@@ -302,7 +305,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     const descriptors: Descriptor[] = [];
     const packed: PackedEntry[] = [];
     for (const [n, entry] of entries.entries()) {
-      const published = await publishEntry(entry, configs[n]!, transfer, stagingDir, signal, log);
+      const published = await publishEntry(kind.name, entry, configs[n]!, transfer, stagingDir, signal, log);
       descriptors.push(published.descriptor);
       packed.push(published.packed);
     }

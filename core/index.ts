@@ -81,7 +81,10 @@ export { parseSourceRef, readAll } from './pipeline/source.js';
 export { describeNoSpace, formatSize, freeBytes, spaceErrno } from './pipeline/space.js';
 export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
 export { isDestination, openDestination } from './publish/destination.js';
+export { decodedHead } from './publish/disk-head.js';
 export {
+  COMPRESSORS,
+  checkTitle,
   codecOfBytes,
   defaultTitle,
   diskFormat,
@@ -91,10 +94,12 @@ export {
 } from './publish/machine-os.js';
 export {
   diskKey,
+  type EntryKey,
   MERGE_STRATEGIES,
   type MergeResult,
   type MergeStrategy,
   mergeIndex,
+  platformKey,
 } from './publish/merge.js';
 export {
   type PackDisk,

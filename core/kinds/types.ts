@@ -159,9 +159,29 @@ export interface PackEntry {
   facts?: Record<string, unknown>;
 }
 
+/** What the core published for one {@link PackEntry} (in the order the kind returned them). */
+export interface PackedEntry {
+  platform: Platform;
+  annotations?: Record<string, string>;
+  /** The manifest as the index lists it. */
+  manifestDigest: string;
+  manifestSize: number;
+  config: Descriptor;
+  /** The layer blobs, in the entry's order, with their annotations. */
+  layers: Descriptor[];
+  /** The codec each layer carries (`none`: the bytes as given). */
+  codecs: string[];
+  facts: Record<string, unknown>;
+}
+
 export interface KindPackRequest {
   /** Kind-specific inputs as the CLI or the library caller gave them (disks, kernel, rootfs, ...). */
   inputs: Record<string, unknown>;
+  /**
+   * The platform asked for (`--arch`, `--os`; default this host and linux), architecture in
+   * `uname -m` naming (x86_64, aarch64), already checked to be a known one.
+   */
+  platform: Platform;
   settings: Readonly<Settings>;
   transport?: TransportOptions;
   signal: AbortSignal;
@@ -188,4 +208,9 @@ export interface Kind {
    * os, architecture); undefined for entries this kind does not own (kept by a merge).
    */
   entryKey?(entry: Descriptor): string | undefined;
+  /**
+   * Kind-specific fields of the pack result, beside the generic `entries` (the disk kind: its
+   * `disks` list). Called once, after the index is pushed.
+   */
+  packResult?(packed: PackedEntry[]): Record<string, unknown>;
 }

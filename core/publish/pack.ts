@@ -1,35 +1,28 @@
 /**
- * `pack`: turn disk files into a machine-os index at a destination. Per disk: stage (compress
- * while hashing), upload the layer, push its one-layer manifest by digest; then the empty
- * config; last the index under the tag, merged with what the tag held. Until that last push
- * the tag is untouched, so a failure never leaves it half-published.
+ * `pack`: turn a kind's inputs into an index at a destination. The kind (`--kind`, default the
+ * `kind` setting; the disk kind for machine-os) checks its inputs and answers with entries: per
+ * manifest its layers, config, platform and annotations. Per entry the core stages each layer
+ * (compress while hashing), uploads it, pushes the config and the manifest by digest; last the
+ * index under the tag, merged with what the tag held by the strategy every kind shares (`same
+ * target` is the kind's `entryKey`). Until that last push the tag is untouched, so a failure
+ * never leaves it half-published.
  */
 import { promises as fsp } from 'node:fs';
-import { basename } from 'node:path';
-import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
-import { OcipullError } from '../errors/errors.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { isOcipullError, OcipullError, wrapPluginError } from '../errors/errors.js';
+import type { Kind, PackEntry, PackedEntry, PackLayer } from '../kinds/types.js';
 import { checkTag } from '../layout/read.js';
-import { EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
+import { digestOf } from '../oci/digest.js';
+import { Annotations, EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
 import { checkArchitecture, unameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
-import { suggestion } from '../suggest.js';
-import type { Descriptor, TransportOptions } from '../types.js';
+import type { Descriptor, ImageManifest, Logger, TransportOptions } from '../types.js';
 import { openDestination } from './destination.js';
-import { decodedHead } from './disk-head.js';
-import {
-  COMPRESSORS,
-  checkTitle,
-  codecOfBytes,
-  defaultTitle,
-  diskEntry,
-  diskFormat,
-  diskManifest,
-  HYPERVISOR_FORMATS,
-  PACK_CODECS,
-  type PackCodec,
-} from './machine-os.js';
-import { type MergeStrategy, mergeIndex } from './merge.js';
-import { stageBlob } from './stage.js';
+import { COMPRESSORS, type PackCodec } from './machine-os.js';
+import { type MergeStrategy, mergeIndex, platformKey } from './merge.js';
+import { type StagedBlob, stageBlob } from './stage.js';
 import { bufferBody, Transfer, type TransferStats } from './transfer.js';
 
 export interface PackDisk {
@@ -43,7 +36,12 @@ export interface PackDisk {
 export interface PackRequest {
   /** `oci-dir:DIR[:TAG]` or `docker://REGISTRY/REPO[:TAG]`. */
   destination: string;
-  disks: PackDisk[];
+  /** The artifact kind that packs (default: the `kind` setting, `disk`). */
+  kind?: string;
+  /** The kind's inputs (see its docs); `disks` and `compress` below are added to them. */
+  inputs?: Record<string, unknown>;
+  /** The disk kind's input: one disk per hypervisor. */
+  disks?: PackDisk[];
   /** Either naming; written in `uname -m` naming (x86_64, aarch64). Default: this host. */
   arch?: string;
   os?: string;
@@ -72,89 +70,177 @@ export interface PackResult {
   tag: string;
   indexDigest: string;
   indexSize: number;
+  /** The kind that packed. */
+  kind: string;
+  /** The disk kind's disks (empty for other kinds). */
   disks: PackedDisk[];
   /** Entries of the earlier index that were replaced / kept. */
   replaced: number;
   kept: number;
   blobs: TransferStats;
+  /** Every kind's manifests as published, in the order the kind returned them. */
+  entries: PackedEntry[];
 }
 
-const HYPERVISOR = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/**
+ * Built-in kinds that pack on an orchestrator no plugin registered them on (a bare `new
+ * Orchestrator()` packed disks before kinds existed, and still does). Loaded, not registered.
+ */
+const BUILTIN_PACK_KINDS: Record<string, { module: string; exported: string }> = {
+  disk: { module: '../../plugins/disk-select/kind.js', exported: 'diskKind' },
+};
 
-async function checkDisk(disk: PackDisk): Promise<{ head: Buffer }> {
-  const known = Object.keys(HYPERVISOR_FORMATS);
-  if (HYPERVISOR.test(disk.hypervisor) && !known.includes(disk.hypervisor)) {
-    throw new OcipullError(
-      'PACK_INPUT_INVALID',
-      `--disk ${disk.hypervisor}=${disk.path}: ${JSON.stringify(disk.hypervisor)} is not a known disk type`,
-      { hint: `${suggestion(disk.hypervisor, known)}known disk types: ${known.join(', ')}` },
-    );
+async function packingKind(
+  orchestrator: Orchestrator,
+  name: string,
+): Promise<Kind & Required<Pick<Kind, 'pack'>>> {
+  const builtin = BUILTIN_PACK_KINDS[name];
+  const kind =
+    !orchestrator.kinds.has(name) && builtin
+      ? ((await import(new URL(builtin.module, import.meta.url).href)) as Record<string, Kind>)[
+          builtin.exported
+        ]!
+      : orchestrator.kinds.get(name);
+  if (!kind.pack) {
+    throw new OcipullError('UNSUPPORTED', `the ${name} kind cannot pack`, {
+      hint: `kinds that pack: ${orchestrator.kinds
+        .list()
+        .filter((k) => k.pack)
+        .map((k) => k.name)
+        .join(', ')}`,
+    });
   }
-  if (!HYPERVISOR.test(disk.hypervisor)) {
-    throw new OcipullError(
-      'PACK_INPUT_INVALID',
-      `--disk ${disk.hypervisor}=${disk.path}: ${JSON.stringify(disk.hypervisor)} is not a hypervisor name`,
-      {
-        hint: 'HYPERVISOR=PATH with HYPERVISOR one of qemu, applehv, hyperv, wsl (lowercase)',
-      },
-    );
-  }
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(disk.path, 'r');
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new Error('not a regular file');
-    const head = Buffer.alloc(DISK_HEAD_BYTES);
-    const { bytesRead } = await handle.read(head, 0, DISK_HEAD_BYTES, 0);
-    return { head: head.subarray(0, bytesRead) };
-  } catch (error) {
-    throw new OcipullError(
-      'PACK_INPUT_INVALID',
-      `--disk ${disk.hypervisor}=${disk.path}: ${(error as Error).message}`,
-      {
-        hint: 'PATH must be a readable disk file',
-        cause: error,
-      },
-    );
-  } finally {
-    await handle?.close();
-  }
+  return kind as Kind & Required<Pick<Kind, 'pack'>>;
 }
 
-/** The format a title names: the extension before a codec extension, or the last one. */
-function titleFormat(title: string): string | undefined {
-  const parts = title.toLowerCase().split('.');
-  const codecExts = new Set<string>(Object.values(PACK_CODECS).map((c) => c.extension));
-  while (parts.length > 1 && codecExts.has(parts[parts.length - 1]!)) parts.pop();
-  return parts.length > 1 ? parts[parts.length - 1] : undefined;
+/** A layer's name in messages: its file, else its title. */
+function layerName(layer: PackLayer, n: number): string {
+  return layer.path ?? layer.annotations?.[Annotations.title] ?? `layer ${n + 1}`;
 }
 
-/** The codec of the layer: the input's own when it is compressed already, else `compress`. */
-function layerCodec(
-  disk: PackDisk,
-  head: Buffer,
-  compress: PackCodec | undefined,
-): { codec: PackCodec; asIs: boolean } {
-  const found = codecOfBytes(head, basename(disk.path));
-  if (!found) {
-    const codec = compress ?? 'zstd';
-    if (!COMPRESSORS.includes(codec)) {
-      throw new OcipullError('PACK_INPUT_INVALID', `--compress ${codec} is not supported`, {
-        hint: `choose one of ${COMPRESSORS.join(', ')}`,
-      });
+/** Every layer must name its bytes and a codec the core can compress with (or publish as is). */
+function checkEntries(kind: string, entries: PackEntry[]): void {
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new OcipullError('PACK_INPUT_INVALID', `the ${kind} kind found nothing to pack`, {
+      hint: 'check the inputs given to pack',
+    });
+  }
+  for (const entry of entries) {
+    if (!Array.isArray(entry.layers)) {
+      throw new OcipullError('PLUGIN_INVALID', `the ${kind} kind returned an entry without layers`);
     }
-    return { codec, asIs: codec === 'none' };
+    for (const [n, layer] of entry.layers.entries()) {
+      if (typeof layer.path !== 'string' && typeof layer.open !== 'function') {
+        throw new OcipullError(
+          'PLUGIN_INVALID',
+          `the ${kind} kind returned ${layerName(layer, n)} with neither a path nor open()`,
+        );
+      }
+      if (!layer.asIs && !COMPRESSORS.includes(layer.codec as PackCodec)) {
+        throw new OcipullError(
+          'PACK_INPUT_INVALID',
+          `${layerName(layer, n)}: --compress ${layer.codec} is not supported`,
+          { hint: `choose one of ${COMPRESSORS.join(', ')}` },
+        );
+      }
+    }
   }
-  if (compress !== undefined && compress !== found) {
-    throw new OcipullError(
-      'PACK_INPUT_INVALID',
-      `${disk.path} is already compressed with ${found}, but --compress ${compress} was asked for`,
-      {
-        hint: `pass the uncompressed disk, or --compress ${found} (or no --compress) to publish it as it is`,
+}
+
+/** Stage one layer: a file as it is, bytes from `open()` written to a temp file first. */
+async function stageLayer(
+  kind: string,
+  layer: PackLayer,
+  stagingDir: string | undefined,
+  signal: AbortSignal,
+): Promise<StagedBlob> {
+  const codec = (layer.asIs ? 'none' : layer.codec) as PackCodec;
+  if (layer.path !== undefined) return stageBlob(layer.path, layer.mediaType, { codec, stagingDir, signal });
+  const dir = await fsp.mkdtemp(join(stagingDir ?? tmpdir(), '.tmp-pack-input-'));
+  try {
+    const input = join(dir, 'input');
+    const bytes = await layer.open!().catch((error: unknown) => {
+      throw isOcipullError(error) ? error : wrapPluginError(error, `kind ${kind}`, 'pack');
+    });
+    await pipeline(bytes, (await fsp.open(input, 'wx', 0o600)).createWriteStream(), { signal });
+    // Published from the temp input (hashed as is) or from a blob staged from it; both go after.
+    const staged = await stageBlob(input, layer.mediaType, { codec, stagingDir, signal });
+    return {
+      ...staged,
+      cleanup: async () => {
+        await staged.cleanup();
+        await fsp.rm(dir, { recursive: true, force: true });
       },
-    );
+    };
+  } catch (error) {
+    await fsp.rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  return { codec: found, asIs: true };
+}
+
+/** The manifest of one entry, serialized as it is pushed. */
+function entryManifest(entry: PackEntry, config: Descriptor, layers: Descriptor[]): Buffer {
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    ...(entry.artifactType !== undefined && { artifactType: entry.artifactType }),
+    config,
+    layers,
+    ...(entry.manifestAnnotations !== undefined && { annotations: entry.manifestAnnotations }),
+  };
+  return Buffer.from(JSON.stringify(manifest));
+}
+
+/** Publish one entry's layers and manifest; answers what the index lists and the result says. */
+async function publishEntry(
+  kind: string,
+  entry: PackEntry,
+  config: Descriptor,
+  transfer: Transfer,
+  stagingDir: string | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<{ descriptor: Descriptor; packed: PackedEntry }> {
+  const layers: Descriptor[] = [];
+  for (const [n, layer] of entry.layers.entries()) {
+    const title = layer.annotations?.[Annotations.title];
+    log.info(
+      `${layerName(layer, n)}: ${layer.asIs ? 'hashing' : `compressing with ${layer.codec}`}` +
+        (title !== undefined ? ` as ${title}` : ''),
+    );
+    const staged = await stageLayer(kind, layer, stagingDir, signal);
+    try {
+      await transfer.blob(staged.descriptor, () => staged.body);
+    } finally {
+      await staged.cleanup();
+    }
+    layers.push({
+      mediaType: staged.descriptor.mediaType,
+      digest: staged.descriptor.digest,
+      size: staged.descriptor.size,
+      ...(layer.annotations !== undefined && { annotations: layer.annotations }),
+    });
+  }
+  const manifest = await transfer.manifest(entryManifest(entry, config, layers), MediaTypes.ociManifest);
+  const descriptor: Descriptor = {
+    mediaType: MediaTypes.ociManifest,
+    digest: manifest.digest,
+    size: manifest.size,
+    ...(entry.artifactType !== undefined && { artifactType: entry.artifactType }),
+    ...(entry.annotations !== undefined && { annotations: entry.annotations }),
+    platform: entry.platform,
+  };
+  const packed: PackedEntry = {
+    platform: entry.platform,
+    ...(entry.annotations !== undefined && { annotations: entry.annotations }),
+    manifestDigest: manifest.digest,
+    manifestSize: manifest.size,
+    config,
+    layers,
+    codecs: entry.layers.map((l) => l.codec),
+    facts: entry.facts ?? {},
+  };
+  return { descriptor, packed };
 }
 
 export async function runPack(orchestrator: Orchestrator, request: PackRequest): Promise<PackResult> {
@@ -164,52 +250,28 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   const os = request.os ?? 'linux';
   const arch = request.arch ?? orchestrator.settings.arch;
   checkArchitecture(arch, '--arch', 'PACK_INPUT_INVALID');
-  const architecture = unameArch(arch);
-  if (request.disks.length === 0) {
-    throw new OcipullError('PACK_INPUT_INVALID', 'no disk to pack', {
-      hint: 'pass --disk HYPERVISOR=PATH at least once',
+  const kind = await packingKind(orchestrator, request.kind ?? orchestrator.settings.kind);
+  const inputs: Record<string, unknown> = { ...request.inputs };
+  if (request.disks !== undefined) inputs.disks = request.disks;
+  if (request.compress !== undefined) inputs.compress = request.compress;
+  const transport = request.transport ?? orchestrator.settings.transport;
+  const entries = await kind
+    .pack({
+      inputs,
+      platform: { architecture: unameArch(arch), os },
+      settings: orchestrator.settings,
+      transport,
+      signal,
+      log,
+    })
+    .catch((error: unknown) => {
+      // A kind's own typed errors pass as they are; anything else names the kind.
+      throw isOcipullError(error) ? error : wrapPluginError(error, `kind ${kind.name}`, 'pack');
     });
-  }
-  const seen = new Set<string>();
-  const inputs = [];
-  for (const disk of request.disks) {
-    if (seen.has(disk.hypervisor)) {
-      throw new OcipullError(
-        'PACK_INPUT_INVALID',
-        `--disk ${disk.hypervisor}= is given twice for ${os}/${architecture}`,
-        {
-          hint: 'one disk per hypervisor and architecture; run pack again with --arch for another architecture',
-        },
-      );
-    }
-    seen.add(disk.hypervisor);
-    const { head } = await checkDisk(disk);
-    const { codec, asIs } = layerCodec(disk, head, request.compress);
-    const format = diskFormat(disk.hypervisor, basename(disk.path));
-    const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
-    // The disk (an uncompressed input's bytes, else the start of what they decode to) must be
-    // what the disk type and title say.
-    const diskHead = codecOfBytes(head, basename(disk.path))
-      ? await decodedHead(disk.path, codec, DISK_HEAD_BYTES)
-      : head;
-    if (diskHead) {
-      checkDiskFormat(diskHead, format, `--disk ${disk.hypervisor}=`);
-      checkDiskFormat(diskHead, titleFormat(title), `--title ${title}`);
-    } else {
-      log.debug(
-        `pack: no ${codec} tool to look inside ${disk.path}; its format is checked when it is pulled`,
-      );
-    }
-    inputs.push({ disk, codec, asIs, title });
-  }
+  checkEntries(kind.name, entries);
   if (request.tag !== undefined) checkTag(request.tag);
 
-  const dest = await openDestination(
-    orchestrator,
-    request.destination,
-    request.transport ?? orchestrator.settings.transport,
-    signal,
-  );
+  const dest = await openDestination(orchestrator, request.destination, transport, signal);
   try {
     const tag = checkTag(request.tag ?? dest.tag ?? 'latest');
     const where = `${dest.reference.replace(/:[^:/@]+$/, '')}:${tag}`;
@@ -226,38 +288,29 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     if (existing) mergeIndex(existing, [], strategy === 'exit-on-conflict' ? strategy : 'overwrite', where);
     const stagingDir = await dest.stagingDir?.();
     const transfer = new Transfer(dest, signal, log);
-    await transfer.blob(EMPTY_DESCRIPTOR, () => bufferBody(Buffer.from('{}')));
-
-    const disks: PackedDisk[] = [];
-    const entries: Descriptor[] = [];
-    for (const { disk, codec, asIs, title } of inputs) {
-      log.info(`${disk.path}: ${asIs ? 'hashing' : `compressing with ${codec}`} as ${title}`);
-      const staged = await stageBlob(disk.path, PACK_CODECS[codec].mediaType, {
-        codec: asIs ? 'none' : codec,
-        stagingDir,
-        signal,
-      });
-      try {
-        await transfer.blob(staged.descriptor, () => staged.body);
-      } finally {
-        await staged.cleanup();
+    // Configs first (small, in memory; the empty one for artifacts), then each entry's layers.
+    const configs: Descriptor[] = [];
+    for (const entry of entries) {
+      if (!entry.config) {
+        configs.push({ ...EMPTY_DESCRIPTOR });
+        await transfer.blob(EMPTY_DESCRIPTOR, () => bufferBody(Buffer.from('{}')));
+        continue;
       }
-      const { bytes } = diskManifest(staged.descriptor, title);
-      const manifest = await transfer.manifest(bytes, MediaTypes.ociManifest);
-      entries.push(diskEntry(manifest, disk.hypervisor, { os, architecture }));
-      disks.push({
-        hypervisor: disk.hypervisor,
-        platform: { os, architecture },
-        title,
-        codec,
-        mediaType: staged.descriptor.mediaType,
-        manifestDigest: manifest.digest,
-        blobDigest: staged.descriptor.digest,
-        blobSize: staged.descriptor.size,
-      });
+      const { mediaType, bytes } = entry.config;
+      const config = { mediaType, digest: digestOf(bytes), size: bytes.length };
+      configs.push(config);
+      await transfer.blob(config, () => bufferBody(bytes));
     }
 
-    const merged = mergeIndex(existing, entries, strategy, where);
+    const descriptors: Descriptor[] = [];
+    const packed: PackedEntry[] = [];
+    for (const [n, entry] of entries.entries()) {
+      const published = await publishEntry(kind.name, entry, configs[n]!, transfer, stagingDir, signal, log);
+      descriptors.push(published.descriptor);
+      packed.push(published.packed);
+    }
+
+    const merged = mergeIndex(existing, descriptors, strategy, where, kind.entryKey ?? platformKey);
     const indexBytes = Buffer.from(JSON.stringify(merged.index));
     const index = await transfer.manifest(indexBytes, MediaTypes.ociIndex, tag);
     log.info(
@@ -269,10 +322,13 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
       tag,
       indexDigest: index.digest,
       indexSize: index.size,
-      disks,
+      kind: kind.name,
+      disks: [],
+      ...kind.packResult?.(packed),
       replaced: merged.replaced.length,
       kept: merged.kept.length,
       blobs: transfer.stats,
+      entries: packed,
     };
   } finally {
     await dest.close?.();

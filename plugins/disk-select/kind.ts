@@ -5,11 +5,12 @@ import type {
   KindPackRequest,
   KindPlanRequest,
   PackEntry,
+  PackedEntry,
   Plan,
 } from 'ocipull';
 import { describeDisks } from './describe.js';
 import { entryKey } from './entry-key.js';
-import { packDisks } from './pack.js';
+import { packDisks, packedDisks } from './pack.js';
 import { planDisk } from './plan.js';
 
 /**
@@ -23,4 +24,5 @@ export const diskKind: Kind = {
   describe: (request: KindDescribeRequest): Promise<KindEntry[]> => describeDisks(request),
   pack: (request: KindPackRequest): Promise<PackEntry[]> => packDisks(request),
   entryKey,
+  packResult: (packed: PackedEntry[]) => ({ disks: packedDisks(packed) }),
 };

@@ -6,6 +6,8 @@ import { type PackDisk, runPack } from '../../publish/pack.js';
 import { addConfigOptions, type CliContext, type CommonFlags, parseBool } from '../context.js';
 
 interface PackFlags extends CommonFlags {
+  kind?: string;
+  input: string[];
   disk: string[];
   title: string[];
   compress?: string;
@@ -58,6 +60,22 @@ function parseDisks(values: string[], titles: string[]): PackDisk[] {
   return disks;
 }
 
+/** `--input NAME=VALUE` (repeatable): `inputs[NAME]` is the list of its values, in order. */
+function parseInputs(values: string[]): Record<string, string[]> {
+  const inputs: Record<string, string[]> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) {
+      throw new OcipullError('USAGE', `--input ${JSON.stringify(value)} is not NAME=VALUE`, {
+        hint: "e.g. --input file=readme.txt=./README (the names are the kind's; see docs/publishing.md)",
+      });
+    }
+    const name = value.slice(0, eq);
+    inputs[name] = [...(inputs[name] ?? []), value.slice(eq + 1)];
+  }
+  return inputs;
+}
+
 function strategyOf(flags: PackFlags): MergeStrategy {
   const chosen = [
     flags.merge && 'merge',
@@ -75,12 +93,20 @@ function strategyOf(flags: PackFlags): MergeStrategy {
 export function registerPack(program: Command, context: CliContext): void {
   const command = program
     .command('pack')
-    .summary('publish disk files as a machine-os index')
+    .summary("publish disk files as a machine-os index (or any kind's inputs as its artifacts)")
     .description(
       'Build the machine-os format from disk files: per disk a one-layer manifest (empty config, the compressed disk as its layer, titled podman-machine.<arch>.<hypervisor>.<format>.<codec>) listed in an index with its disktype and platform.\n' +
-        'DEST is oci-dir:DIR[:TAG] or docker://REGISTRY/REPO[:TAG]. An existing tag is merged by default (entries with the same disktype, os and architecture replaced, everything else kept).',
+        'DEST is oci-dir:DIR[:TAG] or docker://REGISTRY/REPO[:TAG]. An existing tag is merged by default (entries with the same disktype, os and architecture replaced, everything else kept).\n' +
+        "--kind NAME packs through another artifact kind (default: the kind setting, disk): its inputs are given with --input NAME=VALUE; an existing tag is merged by the kind's own notion of the same target.",
     )
     .argument('<dest>', 'TRANSPORT:REFERENCE to publish to')
+    .option('--kind <name>', 'artifact kind that packs (default: the kind setting, disk)')
+    .option(
+      '--input <name=value>',
+      "an input of the kind (the disk kind's is --disk); repeatable, values of one name kept in order",
+      collect,
+      [],
+    )
     .option(
       '--disk <hypervisor=path>',
       'a disk for a hypervisor (qemu, applehv, hyperv, wsl); repeatable',
@@ -115,6 +141,7 @@ export function registerPack(program: Command, context: CliContext): void {
       context.json = Boolean(flags.json);
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
+      const inputs = parseInputs(flags.input);
       if (
         flags.compress !== undefined &&
         !(flags.compress in { zstd: 1, xz: 1, gzip: 1, none: 1, bzip2: 1, zip: 1 })
@@ -124,9 +151,21 @@ export function registerPack(program: Command, context: CliContext): void {
         });
       }
       const { orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
+      const kind = flags.kind ?? orchestrator.settings.kind;
+      if (kind !== 'disk' && (disks.length > 0 || flags.title.length > 0)) {
+        throw new OcipullError(
+          'USAGE',
+          `--disk and --title are the disk kind's inputs, not the ${kind} kind's`,
+          {
+            hint: `give the ${kind} kind its inputs with --input NAME=VALUE, or pack disks with --kind disk`,
+          },
+        );
+      }
       const result = await runPack(orchestrator, {
         destination: dest,
-        disks,
+        kind,
+        inputs,
+        ...(kind === 'disk' && { disks }),
         arch: flags.arch,
         os: flags.os,
         compress: flags.compress as PackCodec | undefined,

@@ -161,6 +161,25 @@ describe('an out-of-tree artifact kind ("bundle": two named files of a two-layer
     await assertNothingLeft(dir, out);
   });
 
+  it('a preset may choose the kind (and bring its plugin): no --kind needed', async () => {
+    const presetDir = join(dir, 'with-preset');
+    await mkdir(presetDir);
+    await writeFile(
+      join(presetDir, 'bundle.json'),
+      JSON.stringify({ extends: ['base'], plugins: [kindPlugin], settings: { kind: 'bundle' } }),
+    );
+    await writeFile(join(presetDir, '.ocipullrc.json'), JSON.stringify({ preset: './bundle.json' }));
+    const out = join(presetDir, 'out');
+    const result = await runCli(
+      ['pull', `oci-dir:${good.dir}:v1`, '-o', out, '--cache-dir', join(dir, 'c6')],
+      {
+        cwd: presetDir,
+      },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    await assertBundle(out);
+  });
+
   it('an unknown kind is NO_KIND (exit 2) naming the kinds there are', async () => {
     const result = await runCli(
       ['pull', `oci-dir:${good.dir}:v1`, '--kind', 'bundel', '-o', join(dir, 'x')],

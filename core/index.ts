@@ -2,7 +2,9 @@
  * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`).
  */
 
-export { type CodecHints, CodecRegistry } from './codecs.js';
+export { builtinCodecs, codecsOf } from './builtin-codecs.js';
+export { decoderStream, type StreamDecoderParts } from './codec-stream.js';
+export { type CodecHints, CodecRegistry, layerMediaType, titleExtension } from './codecs.js';
 export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
@@ -81,14 +83,7 @@ export { parseSourceRef, readAll } from './pipeline/source.js';
 export { describeNoSpace, formatSize, freeBytes, spaceErrno } from './pipeline/space.js';
 export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
 export { isDestination, openDestination } from './publish/destination.js';
-export {
-  codecOfBytes,
-  defaultTitle,
-  diskFormat,
-  HYPERVISOR_FORMATS,
-  PACK_CODECS,
-  type PackCodec,
-} from './publish/machine-os.js';
+export { defaultTitle, diskFormat, HYPERVISOR_FORMATS, type PackCodec } from './publish/machine-os.js';
 export {
   diskKey,
   MERGE_STRATEGIES,

@@ -6,6 +6,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
+import { codecsOf } from '../builtin-codecs.js';
+import { type CodecRegistry, layerMediaType, titleExtension } from '../codecs.js';
 import { checkDiskFormat, DISK_HEAD_BYTES } from '../disk-format.js';
 import { OcipullError } from '../errors/errors.js';
 import { checkTag } from '../layout/read.js';
@@ -17,15 +19,13 @@ import type { Descriptor, TransportOptions } from '../types.js';
 import { openDestination } from './destination.js';
 import { decodedHead } from './disk-head.js';
 import {
-  COMPRESSORS,
   checkTitle,
-  codecOfBytes,
   defaultTitle,
   diskEntry,
   diskFormat,
   diskManifest,
   HYPERVISOR_FORMATS,
-  PACK_CODECS,
+  nameFormat,
   type PackCodec,
 } from './machine-os.js';
 import { type MergeStrategy, mergeIndex } from './merge.js';
@@ -121,26 +121,19 @@ async function checkDisk(disk: PackDisk): Promise<{ head: Buffer }> {
   }
 }
 
-/** The format a title names: the extension before a codec extension, or the last one. */
-function titleFormat(title: string): string | undefined {
-  const parts = title.toLowerCase().split('.');
-  const codecExts = new Set<string>(Object.values(PACK_CODECS).map((c) => c.extension));
-  while (parts.length > 1 && codecExts.has(parts[parts.length - 1]!)) parts.pop();
-  return parts.length > 1 ? parts[parts.length - 1] : undefined;
-}
-
 /** The codec of the layer: the input's own when it is compressed already, else `compress`. */
 function layerCodec(
   disk: PackDisk,
   head: Buffer,
   compress: PackCodec | undefined,
+  codecs: CodecRegistry,
 ): { codec: PackCodec; asIs: boolean } {
-  const found = codecOfBytes(head, basename(disk.path));
+  const found = codecs.ofBytes(head, basename(disk.path))?.name;
   if (!found) {
     const codec = compress ?? 'zstd';
-    if (!COMPRESSORS.includes(codec)) {
+    if (!codecs.get(codec)?.encoder) {
       throw new OcipullError('PACK_INPUT_INVALID', `--compress ${codec} is not supported`, {
-        hint: `choose one of ${COMPRESSORS.join(', ')}`,
+        hint: `choose one of ${compressors(codecs).join(', ')}`,
       });
     }
     return { codec, asIs: codec === 'none' };
@@ -157,6 +150,11 @@ function layerCodec(
   return { codec: found, asIs: true };
 }
 
+/** The codecs `--compress` may name: those whose record has an encoder. */
+export function compressors(codecs: CodecRegistry): string[] {
+  return codecs.encoders().map((c) => c.name);
+}
+
 export async function runPack(orchestrator: Orchestrator, request: PackRequest): Promise<PackResult> {
   const signal = request.signal ?? new AbortController().signal;
   const log = orchestrator.log;
@@ -170,6 +168,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
       hint: 'pass --disk HYPERVISOR=PATH at least once',
     });
   }
+  const codecs = await codecsOf(orchestrator);
   const seen = new Set<string>();
   const inputs = [];
   for (const disk of request.disks) {
@@ -184,23 +183,26 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     }
     seen.add(disk.hypervisor);
     const { head } = await checkDisk(disk);
-    const { codec, asIs } = layerCodec(disk, head, request.compress);
-    const format = diskFormat(disk.hypervisor, basename(disk.path));
-    const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
+    const { codec, asIs } = layerCodec(disk, head, request.compress, codecs);
+    const record = codecs.get(codec)!;
+    const format = diskFormat(disk.hypervisor, basename(disk.path), codecs);
+    const title = checkTitle(
+      disk.title ?? defaultTitle(architecture, disk.hypervisor, format, titleExtension(record)),
+    );
     // The disk (an uncompressed input's bytes, else the start of what they decode to) must be
     // what the disk type and title say.
-    const diskHead = codecOfBytes(head, basename(disk.path))
-      ? await decodedHead(disk.path, codec, DISK_HEAD_BYTES)
+    const diskHead = codecs.ofBytes(head, basename(disk.path))
+      ? await decodedHead(disk.path, record, DISK_HEAD_BYTES)
       : head;
     if (diskHead) {
       checkDiskFormat(diskHead, format, `--disk ${disk.hypervisor}=`);
-      checkDiskFormat(diskHead, titleFormat(title), `--title ${title}`);
+      checkDiskFormat(diskHead, nameFormat(title, codecs), `--title ${title}`);
     } else {
       log.debug(
-        `pack: no ${codec} tool to look inside ${disk.path}; its format is checked when it is pulled`,
+        `pack: no ${codec} stream decoder to look inside ${disk.path}; its format is checked when it is pulled`,
       );
     }
-    inputs.push({ disk, codec, asIs, title });
+    inputs.push({ disk, codec, record, asIs, title });
   }
   if (request.tag !== undefined) checkTag(request.tag);
 
@@ -230,10 +232,10 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
 
     const disks: PackedDisk[] = [];
     const entries: Descriptor[] = [];
-    for (const { disk, codec, asIs, title } of inputs) {
+    for (const { disk, codec, record, asIs, title } of inputs) {
       log.info(`${disk.path}: ${asIs ? 'hashing' : `compressing with ${codec}`} as ${title}`);
-      const staged = await stageBlob(disk.path, PACK_CODECS[codec].mediaType, {
-        codec: asIs ? 'none' : codec,
+      const staged = await stageBlob(disk.path, layerMediaType(record), {
+        codec: asIs ? undefined : record,
         stagingDir,
         signal,
       });

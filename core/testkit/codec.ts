@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { isOcipullError } from '../errors/errors.js';
@@ -76,6 +76,8 @@ export interface DecodeOptions {
   name?: string;
   /** Hand the decoder a piped stream (as the core does), not the file stream itself. */
   piped?: boolean;
+  /** Called as input bytes pass into the decoder, with the total so far (the stream is then piped). */
+  onInput?(total: number): void;
 }
 
 /** Detect the codec of `input` by the plugin's record and decode it through its decompress tap into `target`. */
@@ -89,12 +91,22 @@ export async function decodeFile(plugin: Plugin, input: string, target: string, 
   const hook = orchestrator.hooks.decompress.get(codec);
   if (!hook?.isUsed()) throw new Error(`no plugin decodes ${codec}`);
   const output = await OutputFile.create(target, { sparse: options.sparse ?? false, replace: false });
+  const file = createReadStream(input, { highWaterMark: 256 << 10 });
+  let total = 0;
+  const { onInput } = options;
+  const counted = onInput
+    ? new Transform({
+        transform(chunk: Buffer, _enc, callback) {
+          total += chunk.length;
+          callback(null, chunk);
+          onInput(total);
+        },
+      })
+    : undefined;
   try {
     const result = await hook.promise({
       codec,
-      input: options.piped
-        ? createReadStream(input, { highWaterMark: 256 << 10 }).pipe(new PassThrough())
-        : createReadStream(input, { highWaterMark: 256 << 10 }),
+      input: counted ? file.pipe(counted) : options.piped ? file.pipe(new PassThrough()) : file,
       output,
       maxOutputBytes: options.maxOutputBytes,
       signal: options.signal ?? new AbortController().signal,
@@ -315,12 +327,17 @@ export function codecConformance(options: ConformanceOptions): void {
       it('stops at maxOutputBytes with EXPANSION_LIMIT', () =>
         expectFailure(files.one!, 'limited', ['EXPANSION_LIMIT'], { maxOutputBytes: 1 << 20 }));
 
-      it('stops when the signal aborts, with its reason, leaving no output and no running child', async () => {
+      it('stops when the signal aborts, with its reason, leaving no output and no running child', async (t) => {
         const controller = new AbortController();
         const reason = new Error('stop now');
-        setImmediate(() => controller.abort(reason));
+        // Aborted once the decoder is being fed (a decoder child has been started by then).
+        const onInput = () => {
+          if (controller.signal.aborted) return;
+          t.diagnostic(`children running at the abort: ${runningChildren().length}`);
+          controller.abort(reason);
+        };
         await assert.rejects(
-          decodeFile(plugin(), files.one!, target('aborted'), { signal: controller.signal }),
+          decodeFile(plugin(), files.one!, target('aborted'), { signal: controller.signal, onInput }),
           (e) => e === reason || (e as Error).cause === reason,
         );
         await assert.rejects(fsp.stat(target('aborted')), { code: 'ENOENT' });

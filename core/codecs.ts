@@ -37,6 +37,27 @@ export class CodecRegistry {
     return this.list().find((c) => c.magic.some((m) => m.length > 0 && startsWith(head, m)));
   }
 
+  /** The codec one of whose extensions is `ext` (no dot, any case). */
+  byExtension(ext: string): CodecInfo | undefined {
+    const lower = ext.toLowerCase();
+    return this.list().find((c) => c.extensions.includes(lower));
+  }
+
+  /**
+   * The codec the bytes carry by magic (a name-only codec such as zip only when `name` agrees),
+   * or undefined: unlike `detect`, never an error, for inputs that may well be uncompressed.
+   */
+  ofBytes(head: Uint8Array, name?: string): CodecInfo | undefined {
+    const magic = this.byMagic(head);
+    if (!magic || (magic.requireNameMatch && this.byName(name)?.name !== magic.name)) return undefined;
+    return magic;
+  }
+
+  /** The codecs `pack` can compress into (those with an encoder), in registration order. */
+  encoders(): CodecInfo[] {
+    return this.list().filter((c) => c.encoder !== undefined);
+  }
+
   /**
    * Decide the codec: magic bytes first; a name-only codec (zip) needs the name to agree.
    * When the bytes carry no known magic but the name or media type promises a codec, that is
@@ -67,4 +88,14 @@ function startsWith(head: Uint8Array, magic: Uint8Array): boolean {
   if (head.length < magic.length) return false;
   for (let i = 0; i < magic.length; i++) if (head[i] !== magic[i]) return false;
   return true;
+}
+
+/** The media type `pack` gives a layer in this codec. */
+export function layerMediaType(codec: CodecInfo): string {
+  return codec.layerMediaType ?? codec.mediaTypes[0] ?? 'application/octet-stream';
+}
+
+/** The extension `pack` appends to a title in this codec (`zst`); empty for `none`. */
+export function titleExtension(codec: CodecInfo): string {
+  return codec.extensions[0] ?? '';
 }

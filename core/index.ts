@@ -2,7 +2,9 @@
  * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`).
  */
 
-export { type CodecHints, CodecRegistry } from './codecs.js';
+export { builtinCodecs, codecsOf } from './builtin-codecs.js';
+export { decoderStream, type StreamDecoderParts } from './codec-stream.js';
+export { type CodecHints, CodecRegistry, layerMediaType, titleExtension } from './codecs.js';
 export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
@@ -83,13 +85,11 @@ export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
 export { isDestination, openDestination } from './publish/destination.js';
 export { decodedHead } from './publish/disk-head.js';
 export {
-  COMPRESSORS,
   checkTitle,
-  codecOfBytes,
   defaultTitle,
   diskFormat,
   HYPERVISOR_FORMATS,
-  PACK_CODECS,
+  nameFormat,
   type PackCodec,
 } from './publish/machine-os.js';
 export {

@@ -4,7 +4,7 @@
  * OCI shapes follow the image spec (https://github.com/opencontainers/image-spec):
  * descriptor.md, image-index.md, manifest.md, image-layout.md.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Transform, Writable } from 'node:stream';
 
 // ---------------------------------------------------------------------------
 // OCI content
@@ -431,6 +431,34 @@ export interface CodecInfo {
   mediaTypes: string[];
   /** Magic bytes alone are not trusted (zip): the name must agree too. */
   requireNameMatch?: boolean;
+  /**
+   * The media type `pack` gives a layer in this codec (`application/zstd`); default: the first of
+   * `mediaTypes` (`application/octet-stream` when there is none). The title extension `pack`
+   * appends is the first of `extensions` (none for `none`).
+   */
+  layerMediaType?: string;
+  /**
+   * An in-process streaming decoder: compressed bytes in, decoded bytes out, any number of times
+   * (a new stream per call). It fails with the decode codes (DECOMPRESS_TRUNCATED,
+   * DECOMPRESS_CORRUPT, DECOMPRESS_TRAILING_DATA) as the `decompress` hook does, and knows no
+   * output file: any kind can decode a part with it (a compressed tar layer into a tree). Absent
+   * for a format that is not a stream (zip).
+   */
+  decodeStream?(): Duplex;
+  /** How `pack` compresses into this codec; absent: the codec is only accepted as already compressed input. */
+  encoder?: CodecEncoder;
+}
+
+/** A codec's compressor: the real tool when installed, else (or only) an in-process stream. */
+export interface CodecEncoder {
+  /** Executable name looked up on PATH (`zstd`); it writes the compressed file to stdout. */
+  command?: string;
+  /** Its arguments, before the input file's path (`-T0 -14 -q -c`). */
+  args?: string[];
+  /** Debian package that installs `command`, for hints (default: `command`). */
+  package?: string;
+  /** An in-process compressor, used when `command` is not installed (or there is none). */
+  stream?(level?: number): Transform;
 }
 
 /** The output file being written (a temp file beside the target, renamed by the core). */

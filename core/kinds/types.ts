@@ -177,6 +177,8 @@ export interface PackedEntry {
 export interface KindPackRequest {
   /** Kind-specific inputs as the CLI or the library caller gave them (disks, kernel, rootfs, ...). */
   inputs: Record<string, unknown>;
+  /** The codecs configured (their records: encoders, media types, extensions, magic bytes). */
+  codecs: import('../codecs.js').CodecRegistry;
   /**
    * The platform asked for (`--arch`, `--os`; default this host and linux), architecture in
    * `uname -m` naming (x86_64, aarch64), already checked to be a known one.

@@ -4,24 +4,16 @@
  * `podman-machine.<arch>.<hypervisor>.<format>.<codec>`, and an index entry carrying `disktype`
  * and the platform in `uname -m` naming.
  */
+import type { CodecRegistry } from '../codecs.js';
 import { OcipullError } from '../errors/errors.js';
 import { Annotations, EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../types.js';
 
-/** Codecs a packed layer may carry: the tool's file extension, media type and magic bytes. */
-export const PACK_CODECS = {
-  zstd: { extension: 'zst', mediaType: 'application/zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
-  xz: { extension: 'xz', mediaType: 'application/x-xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  gzip: { extension: 'gz', mediaType: 'application/gzip', magic: [0x1f, 0x8b] },
-  bzip2: { extension: 'bz2', mediaType: 'application/x-bzip2', magic: [0x42, 0x5a, 0x68] },
-  zip: { extension: 'zip', mediaType: 'application/zip', magic: [0x50, 0x4b, 0x03, 0x04] },
-  none: { extension: '', mediaType: 'application/octet-stream', magic: [] as number[] },
-} as const;
-
-export type PackCodec = keyof typeof PACK_CODECS;
-
-/** Codecs `pack --compress` produces (the others are only accepted as already compressed input). */
-export const COMPRESSORS: readonly PackCodec[] = ['zstd', 'xz', 'gzip', 'none'];
+/**
+ * A codec's name in the codec registry (`zstd`, `none`, ...). Its extension, layer media type,
+ * magic bytes and encoder are in its record (`CodecInfo`), registered by its plugin.
+ */
+export type PackCodec = string;
 
 /** The disk format each hypervisor boots (machine-os publishes exactly these). */
 export const HYPERVISOR_FORMATS: Record<string, string> = {
@@ -32,31 +24,25 @@ export const HYPERVISOR_FORMATS: Record<string, string> = {
   wsl: 'tar',
 };
 
-/** The codec whose magic bytes start `head`, or undefined (zip also needs the `.zip` name). */
-export function codecOfBytes(head: Uint8Array, name: string): PackCodec | undefined {
-  for (const [codec, info] of Object.entries(PACK_CODECS) as [PackCodec, (typeof PACK_CODECS)[PackCodec]][]) {
-    if (info.magic.length === 0 || head.length < info.magic.length) continue;
-    if (!info.magic.every((b, i) => head[i] === b)) continue;
-    if (codec === 'zip' && !name.toLowerCase().endsWith('.zip')) continue;
-    return codec;
-  }
-  return undefined;
+/** The format a file name names: its last extension once the codecs' extensions are stripped. */
+export function nameFormat(fileName: string, codecs: Pick<CodecRegistry, 'byExtension'>): string | undefined {
+  const parts = fileName.toLowerCase().split('.');
+  while (parts.length > 1 && codecs.byExtension(parts[parts.length - 1]!)) parts.pop();
+  return parts.length > 1 ? parts[parts.length - 1] : undefined;
 }
 
 /** The disk format for a hypervisor, else the input file's extension (codec extension stripped). */
-export function diskFormat(hypervisor: string, fileName: string): string {
-  const known = HYPERVISOR_FORMATS[hypervisor];
-  if (known) return known;
-  const parts = fileName.toLowerCase().split('.');
-  const codecExts = new Set<string>(Object.values(PACK_CODECS).map((c) => c.extension));
-  while (parts.length > 1 && codecExts.has(parts[parts.length - 1]!)) parts.pop();
-  return parts.length > 1 ? parts[parts.length - 1]! : 'img';
+export function diskFormat(
+  hypervisor: string,
+  fileName: string,
+  codecs: Pick<CodecRegistry, 'byExtension'>,
+): string {
+  return HYPERVISOR_FORMATS[hypervisor] ?? nameFormat(fileName, codecs) ?? 'img';
 }
 
-/** `podman-machine.x86_64.qemu.qcow2.zst` (no codec extension for `none`). */
-export function defaultTitle(arch: string, hypervisor: string, format: string, codec: PackCodec): string {
-  const ext = PACK_CODECS[codec].extension;
-  return `podman-machine.${arch}.${hypervisor}.${format}${ext ? `.${ext}` : ''}`;
+/** `podman-machine.x86_64.qemu.qcow2.zst`; `extension` is the codec's title extension (none for `none`). */
+export function defaultTitle(arch: string, hypervisor: string, format: string, extension: string): string {
+  return `podman-machine.${arch}.${hypervisor}.${format}${extension ? `.${extension}` : ''}`;
 }
 
 /** A title must be a plain file name: pullers write it as one. */

@@ -11,6 +11,8 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { codecsOf } from '../builtin-codecs.js';
+import type { CodecRegistry } from '../codecs.js';
 import { isOcipullError, OcipullError, wrapPluginError } from '../errors/errors.js';
 import type { Kind, PackEntry, PackedEntry, PackLayer } from '../kinds/types.js';
 import { checkTag } from '../layout/read.js';
@@ -20,7 +22,7 @@ import { checkArchitecture, unameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Descriptor, ImageManifest, Logger, TransportOptions } from '../types.js';
 import { openDestination } from './destination.js';
-import { COMPRESSORS, type PackCodec } from './machine-os.js';
+import type { PackCodec } from './machine-os.js';
 import { type MergeStrategy, mergeIndex, platformKey } from './merge.js';
 import { type StagedBlob, stageBlob } from './stage.js';
 import { bufferBody, Transfer, type TransferStats } from './transfer.js';
@@ -119,7 +121,7 @@ function layerName(layer: PackLayer, n: number): string {
 }
 
 /** Every layer must name its bytes and a codec the core can compress with (or publish as is). */
-function checkEntries(kind: string, entries: PackEntry[]): void {
+function checkEntries(kind: string, entries: PackEntry[], codecs: CodecRegistry): void {
   if (!Array.isArray(entries) || entries.length === 0) {
     throw new OcipullError('PACK_INPUT_INVALID', `the ${kind} kind found nothing to pack`, {
       hint: 'check the inputs given to pack',
@@ -136,11 +138,11 @@ function checkEntries(kind: string, entries: PackEntry[]): void {
           `the ${kind} kind returned ${layerName(layer, n)} with neither a path nor open()`,
         );
       }
-      if (!layer.asIs && !COMPRESSORS.includes(layer.codec as PackCodec)) {
+      if (!layer.asIs && layer.codec !== 'none' && !codecs.get(layer.codec)?.encoder) {
         throw new OcipullError(
           'PACK_INPUT_INVALID',
           `${layerName(layer, n)}: --compress ${layer.codec} is not supported`,
-          { hint: `choose one of ${COMPRESSORS.join(', ')}` },
+          { hint: `choose one of ${compressors(codecs).join(', ')}` },
         );
       }
     }
@@ -151,10 +153,11 @@ function checkEntries(kind: string, entries: PackEntry[]): void {
 async function stageLayer(
   kind: string,
   layer: PackLayer,
+  codecs: CodecRegistry,
   stagingDir: string | undefined,
   signal: AbortSignal,
 ): Promise<StagedBlob> {
-  const codec = (layer.asIs ? 'none' : layer.codec) as PackCodec;
+  const codec = layer.asIs || layer.codec === 'none' ? undefined : codecs.get(layer.codec);
   if (layer.path !== undefined) return stageBlob(layer.path, layer.mediaType, { codec, stagingDir, signal });
   const dir = await fsp.mkdtemp(join(stagingDir ?? tmpdir(), '.tmp-pack-input-'));
   try {
@@ -178,6 +181,11 @@ async function stageLayer(
   }
 }
 
+/** The codecs `--compress` may name: those whose record has an encoder. */
+export function compressors(codecs: CodecRegistry): string[] {
+  return codecs.encoders().map((c) => c.name);
+}
+
 /** The manifest of one entry, serialized as it is pushed. */
 function entryManifest(entry: PackEntry, config: Descriptor, layers: Descriptor[]): Buffer {
   const manifest: ImageManifest = {
@@ -194,6 +202,7 @@ function entryManifest(entry: PackEntry, config: Descriptor, layers: Descriptor[
 /** Publish one entry's layers and manifest; answers what the index lists and the result says. */
 async function publishEntry(
   kind: string,
+  codecs: CodecRegistry,
   entry: PackEntry,
   config: Descriptor,
   transfer: Transfer,
@@ -208,7 +217,7 @@ async function publishEntry(
       `${layerName(layer, n)}: ${layer.asIs ? 'hashing' : `compressing with ${layer.codec}`}` +
         (title !== undefined ? ` as ${title}` : ''),
     );
-    const staged = await stageLayer(kind, layer, stagingDir, signal);
+    const staged = await stageLayer(kind, layer, codecs, stagingDir, signal);
     try {
       await transfer.blob(staged.descriptor, () => staged.body);
     } finally {
@@ -255,9 +264,11 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   if (request.disks !== undefined) inputs.disks = request.disks;
   if (request.compress !== undefined) inputs.compress = request.compress;
   const transport = request.transport ?? orchestrator.settings.transport;
+  const codecs = await codecsOf(orchestrator);
   const entries = await kind
     .pack({
       inputs,
+      codecs,
       platform: { architecture: unameArch(arch), os },
       settings: orchestrator.settings,
       transport,
@@ -268,7 +279,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
       // A kind's own typed errors pass as they are; anything else names the kind.
       throw isOcipullError(error) ? error : wrapPluginError(error, `kind ${kind.name}`, 'pack');
     });
-  checkEntries(kind.name, entries);
+  checkEntries(kind.name, entries, codecs);
   if (request.tag !== undefined) checkTag(request.tag);
 
   const dest = await openDestination(orchestrator, request.destination, transport, signal);
@@ -305,7 +316,16 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
     const descriptors: Descriptor[] = [];
     const packed: PackedEntry[] = [];
     for (const [n, entry] of entries.entries()) {
-      const published = await publishEntry(kind.name, entry, configs[n]!, transfer, stagingDir, signal, log);
+      const published = await publishEntry(
+        kind.name,
+        codecs,
+        entry,
+        configs[n]!,
+        transfer,
+        stagingDir,
+        signal,
+        log,
+      );
       descriptors.push(published.descriptor);
       packed.push(published.packed);
     }

@@ -1,7 +1,7 @@
 /**
- * Staging a disk as a layer blob in one pass over its bytes: the input is compressed by the
- * real tool (`zstd -T0 -14`, `xz -T0`, `gzip -n`; node:zlib when gzip is missing) and the
- * output is hashed while it is written to a temp file, in the destination's staging directory
+ * Staging a disk as a layer blob in one pass over its bytes: the input is compressed by its
+ * codec record's encoder (the real tool when installed: `zstd -T0 -14`, `xz -T0`, `gzip -n`;
+ * else the record's in-process stream) and the output is hashed while it is written to a temp file, in the destination's staging directory
  * when it has one (so the blob is renamed into place, never copied again). An input taken as is
  * is hashed once; a local destination gets it copied while hashing.
  */
@@ -11,12 +11,10 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import { OcipullError } from '../errors/errors.js';
 import { createDigester } from '../oci/digest.js';
 import { findExecutable } from '../pipeline/decoder.js';
-import type { BlobBody, Descriptor } from '../types.js';
-import { PACK_CODECS, type PackCodec } from './machine-os.js';
+import type { BlobBody, CodecInfo, Descriptor } from '../types.js';
 
 export interface StagedBlob {
   descriptor: Descriptor;
@@ -26,18 +24,12 @@ export interface StagedBlob {
 }
 
 export interface StageOptions {
-  /** The codec to compress with; `none` takes the bytes as they are. */
-  codec: PackCodec;
+  /** The codec record to compress with (its `encoder`); undefined takes the bytes as they are. */
+  codec?: CodecInfo;
   /** The destination's staging directory; undefined: a temp directory, only when compressing. */
   stagingDir?: string;
   signal: AbortSignal;
 }
-
-const TOOLS: Partial<Record<PackCodec, (input: string) => string[]>> = {
-  zstd: (input) => ['-T0', '-14', '-q', '-c', '--no-progress', input],
-  xz: (input) => ['-T0', '-c', input],
-  gzip: (input) => ['-c', '-n', input],
-};
 
 function fileBody(path: string, disposable: boolean): BlobBody {
   return {
@@ -47,31 +39,35 @@ function fileBody(path: string, disposable: boolean): BlobBody {
   };
 }
 
-/** Bytes of the compressed stream: the tool's stdout, or node:zlib's gzip. */
+/** Bytes of the compressed stream: the encoder tool's stdout, or the record's in-process encoder. */
 function compressedStream(
   input: string,
-  codec: PackCodec,
+  codec: CodecInfo,
   signal: AbortSignal,
 ): { out: Readable; done: Promise<void> } {
-  const args = TOOLS[codec];
-  const tool = args ? findExecutable(codec) : undefined;
-  if (!tool || !args) {
-    if (codec === 'gzip') {
-      const gzip = createGzip({ level: 6 });
-      const source = createReadStream(input);
-      source.on('error', (e) => gzip.destroy(e));
-      source.pipe(gzip);
-      return { out: gzip, done: Promise.resolve() };
+  const encoder = codec.encoder;
+  const tool = encoder?.command ? findExecutable(encoder.command) : undefined;
+  if (!tool) {
+    if (encoder?.stream) {
+      const compress = encoder.stream();
+      const source = createReadStream(input, { highWaterMark: 1 << 20, signal });
+      source.on('error', (e) => compress.destroy(e));
+      source.pipe(compress);
+      return { out: compress, done: Promise.resolve() };
     }
+    const program = encoder?.command ?? codec.name;
     throw new OcipullError(
       'UNSUPPORTED',
-      `--compress ${codec} needs the ${codec} program, which is not installed`,
+      `--compress ${codec.name} needs the ${program} program, which is not installed`,
       {
-        hint: `install it (Debian: apt install ${codec === 'xz' ? 'xz-utils' : codec}) or choose another --compress`,
+        hint: `install it (Debian: apt install ${encoder?.package ?? program}) or choose another --compress`,
       },
     );
   }
-  const child = spawn(tool, args(input), { stdio: ['ignore', 'pipe', 'pipe'], signal });
+  const child = spawn(tool, [...(encoder?.args ?? []), input], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    signal,
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 4096) stderr += d;
@@ -84,7 +80,7 @@ function compressedStream(
         reject(
           new OcipullError(
             'PACK_INPUT_INVALID',
-            `${codec} failed on ${input} (${sig ?? `exit ${code}`}): ${stderr.trim()}`,
+            `${codec.name} failed on ${input} (${sig ?? `exit ${code}`}): ${stderr.trim()}`,
           ),
         );
     });
@@ -128,7 +124,7 @@ export async function stageBlob(
   options: StageOptions,
 ): Promise<StagedBlob> {
   const { codec, stagingDir, signal } = options;
-  if (codec === 'none' && !stagingDir) {
+  if (!codec && !stagingDir) {
     const hash = createDigester('sha256');
     let size = 0;
     for await (const chunk of createReadStream(input, { highWaterMark: 1 << 20, signal })) {
@@ -153,7 +149,7 @@ export async function stageBlob(
   };
   let written: { path: string; digest: string; size: number } | undefined;
   try {
-    if (codec === 'none') {
+    if (!codec) {
       written = await writeHashed(createReadStream(input, { highWaterMark: 1 << 20, signal }), dir);
     } else {
       const { out, done } = compressedStream(input, codec, signal);
@@ -169,9 +165,4 @@ export async function stageBlob(
     await remove(written?.path);
     throw error;
   }
-}
-
-/** Media type of a layer in `codec`. */
-export function codecMediaType(codec: PackCodec): string {
-  return PACK_CODECS[codec].mediaType;
 }

@@ -1,7 +1,10 @@
 import {
+  type CodecInfo,
+  type DecodeFailure,
   type DecompressRequest,
   decodeInProcess,
   decoderCommand,
+  decoderStream,
   decodeWithChild,
   type Orchestrator,
   type Plugin,
@@ -18,6 +21,24 @@ export interface Bzip2CodecOptions {
 
 const MAGIC = [Uint8Array.of(0x42, 0x5a, 0x68)]; // "BZh"
 
+/** What unbzip2-stream's errors mean. */
+function classifyInProcess(error: unknown): DecodeFailure {
+  const message = String((error as Error)?.message);
+  // The first stream's magic was checked before decoding: a missing one is after a stream.
+  if (/no magic number/i.test(message)) return 'trailing';
+  return /ended prematurely|unexpected end/i.test(message) ? 'truncated' : 'corrupt';
+}
+
+/** The bzip2 record. No encoder: `pack` publishes bzip2 only when the input already is. */
+export const BZIP2_CODEC: CodecInfo = {
+  name: 'bzip2',
+  magic: MAGIC,
+  extensions: ['bz2', 'bzip2'],
+  mediaTypes: ['application/x-bzip2'],
+  decodeStream: () =>
+    decoderStream('bzip2', () => ({ steps: [bzip2Decoder()], classify: classifyInProcess })),
+};
+
 /**
  * Decodes bzip2, concatenated streams included. Nothing may follow the last stream, zero bytes
  * neither (bzip2 only warns about them): DECOMPRESS_TRAILING_DATA in either mode.
@@ -31,12 +52,7 @@ export default class Bzip2CodecPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.codecs.register({
-      name: 'bzip2',
-      magic: MAGIC,
-      extensions: ['bz2', 'bzip2'],
-      mediaTypes: ['application/x-bzip2'],
-    });
+    orchestrator.codecs.register(BZIP2_CODEC);
     orchestrator.hooks.decompress.for('bzip2').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
@@ -57,13 +73,6 @@ export default class Bzip2CodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    return decodeInProcess(request, bzip2Decoder(), {
-      classify: (error) => {
-        const message = String((error as Error)?.message);
-        // The first stream's magic was checked before decoding: a missing one is after a stream.
-        if (/no magic number/i.test(message)) return 'trailing';
-        return /ended prematurely|unexpected end/i.test(message) ? 'truncated' : 'corrupt';
-      },
-    });
+    return decodeInProcess(request, bzip2Decoder(), { classify: classifyInProcess });
   }
 }

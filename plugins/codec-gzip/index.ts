@@ -1,10 +1,14 @@
-import { createGunzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import {
+  type CodecInfo,
+  type DecodeFailure,
   type DecompressRequest,
   decodeError,
   decodeInProcess,
   decoderCommand,
+  decoderStream,
   decodeWithChild,
+  type InputTail,
   type Orchestrator,
   type Plugin,
   trackInput,
@@ -20,6 +24,43 @@ export interface GzipCodecOptions {
 
 const MAGIC = [Uint8Array.of(0x1f, 0x8b)];
 
+/** What node:zlib's errors mean. */
+function classifyInProcess(error: unknown): DecodeFailure {
+  const code = (error as { code?: string })?.code;
+  if (code === 'Z_BUF_ERROR') return 'truncated';
+  // The first member's magic was checked before decoding: a bad header is a later "member".
+  return /incorrect header check/i.test((error as Error)?.message ?? '') ? 'trailing' : 'corrupt';
+}
+
+/** node:zlib stops at a zero byte after a member and ignores the rest; gzip reads on. */
+function checkTail(tail: InputTail, consumed: number): void {
+  if (tail.lastNonZero >= consumed) {
+    throw decodeError(
+      'gzip',
+      'trailing',
+      `${tail.total - consumed} bytes after the last member, not all zero`,
+    );
+  }
+}
+
+/** The gzip record: node:zlib decodes and encodes in process; the gzip tool is preferred for pack. */
+export const GZIP_CODEC: CodecInfo = {
+  name: 'gzip',
+  magic: MAGIC,
+  extensions: ['gz', 'gzip'],
+  mediaTypes: ['application/gzip', 'application/x-gzip'],
+  decodeStream: () =>
+    decoderStream('gzip', () => {
+      const gunzip = createGunzip({ chunkSize: 256 << 10 });
+      return {
+        steps: [gunzip],
+        classify: classifyInProcess,
+        finish: (tail) => checkTail(tail, gunzip.bytesWritten),
+      };
+    }),
+  encoder: { command: 'gzip', args: ['-c', '-n'], stream: (level = 6) => createGzip({ level }) },
+};
+
 /**
  * Decodes gzip, every member of a multi-member file. Zero bytes after the last member are padding
  * (gzip takes them); any other trailing byte is DECOMPRESS_TRAILING_DATA, in either mode.
@@ -33,12 +74,7 @@ export default class GzipCodecPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.codecs.register({
-      name: 'gzip',
-      magic: MAGIC,
-      extensions: ['gz', 'gzip'],
-      mediaTypes: ['application/gzip', 'application/x-gzip'],
-    });
+    orchestrator.codecs.register(GZIP_CODEC);
     orchestrator.hooks.decompress.for('gzip').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
@@ -65,22 +101,9 @@ export default class GzipCodecPlugin implements Plugin {
     const tracked = trackInput(request.input);
     const gunzip = createGunzip({ chunkSize: 256 << 10 });
     const result = await decodeInProcess({ ...request, input: tracked.input }, gunzip, {
-      classify: (error) => {
-        const code = (error as { code?: string })?.code;
-        if (code === 'Z_BUF_ERROR') return 'truncated';
-        // The first member's magic was checked before decoding: a bad header is a later "member".
-        return /incorrect header check/i.test((error as Error)?.message ?? '') ? 'trailing' : 'corrupt';
-      },
+      classify: classifyInProcess,
     });
-    // node:zlib stops at a zero byte after a member and ignores the rest; gzip reads on.
-    const tail = tracked.tail();
-    if (tail.lastNonZero >= gunzip.bytesWritten) {
-      throw decodeError(
-        'gzip',
-        'trailing',
-        `${tail.total - gunzip.bytesWritten} bytes after the last member, not all zero`,
-      );
-    }
+    checkTail(tracked.tail(), gunzip.bytesWritten);
     return result;
   }
 }

@@ -1,6 +1,8 @@
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   byteCounter,
+  type CodecInfo,
   type DecompressRequest,
   type DecompressResult,
   type Orchestrator,
@@ -9,13 +11,26 @@ import {
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-none';
 
+/**
+ * The record of uncompressed data: no magic (the core falls back to it when no codec's magic
+ * matches), no title extension; `pack --compress none` publishes the bytes as they are.
+ */
+export const NONE_CODEC: CodecInfo = {
+  name: 'none',
+  magic: [],
+  extensions: [],
+  mediaTypes: [],
+  layerMediaType: 'application/octet-stream',
+  decodeStream: () => new PassThrough({ highWaterMark: 1 << 20 }),
+  encoder: { stream: () => new PassThrough({ highWaterMark: 1 << 20 }) },
+};
+
 /** Uncompressed disks: copied through the sparse writer as they stream. */
 export default class NoneCodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
 
   apply(orchestrator: Orchestrator): void {
-    // No magic: the core falls back to `none` when no codec's magic matches.
-    orchestrator.codecs.register({ name: 'none', magic: [], extensions: [], mediaTypes: [] });
+    orchestrator.codecs.register(NONE_CODEC);
     orchestrator.hooks.decompress.for('none').tapPromise(PLUGIN_NAME, (request) => copy(request));
   }
 }

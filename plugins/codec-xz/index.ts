@@ -1,8 +1,13 @@
+import { createRequire } from 'node:module';
+import type { Transform } from 'node:stream';
 import {
+  type CodecInfo,
+  type DecodeFailure,
   type DecompressRequest,
   decodeError,
   decodeInProcess,
   decoderCommand,
+  decoderStream,
   decodeWithChild,
   type InputTail,
   type Orchestrator,
@@ -12,6 +17,11 @@ import {
 import { xzDecoder } from './inprocess.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-xz';
+
+const require = createRequire(import.meta.url);
+const lzma = require('lzma-native') as {
+  createStream(coder: 'easyEncoder', options: { preset?: number }): Transform;
+};
 
 export interface XzCodecOptions {
   /** `child` runs the `xz` tool, `inprocess` uses lzma-native, `auto` (default) the tool when installed. */
@@ -23,6 +33,47 @@ export interface XzCodecOptions {
 }
 
 const MAGIC = [Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)];
+
+/** What lzma-native's errors mean, given how the input ended. */
+function classifyInProcess(error: unknown, tail: InputTail): DecodeFailure {
+  if (badPadding(tail)) return 'trailing';
+  return (error as { code?: string })?.code === 'LZMA_BUF_ERROR' ||
+    /unexpected end|no progress/i.test(String((error as Error)?.message))
+    ? 'truncated'
+    : 'corrupt';
+}
+
+/**
+ * lzma-native stops at the padding and ignores what follows it; xz reads it all. A stream ends
+ * with its footer magic "YZ": the input must end there, or in whole padding words.
+ */
+function checkTail(tail: InputTail): void {
+  if (badPadding(tail) || tail.beforeZeros.subarray(-2).toString('latin1') !== 'YZ') {
+    throw decodeError('xz', 'trailing', 'the bytes after the last stream are not stream padding');
+  }
+}
+
+/** The xz record: lzma-native decodes and encodes in process; the xz tool is preferred for pack. */
+export const XZ_CODEC: CodecInfo = {
+  name: 'xz',
+  magic: MAGIC,
+  extensions: ['xz'],
+  mediaTypes: ['application/x-xz'],
+  decodeStream: () =>
+    decoderStream('xz', () => ({
+      steps: [xzDecoder()],
+      // lzma-native pushes all output of a chunk at once: small input slices bound that burst.
+      sliceInput: 16 << 10,
+      classify: classifyInProcess,
+      finish: checkTail,
+    })),
+  encoder: {
+    command: 'xz',
+    args: ['-T0', '-c'],
+    package: 'xz-utils',
+    stream: (level = 6) => lzma.createStream('easyEncoder', { preset: level }),
+  },
+};
 
 /**
  * Decodes xz (concatenated streams included) with `xz -d -T0` writing straight into the output,
@@ -38,12 +89,7 @@ export default class XzCodecPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.codecs.register({
-      name: 'xz',
-      magic: MAGIC,
-      extensions: ['xz'],
-      mediaTypes: ['application/x-xz'],
-    });
+    orchestrator.codecs.register(XZ_CODEC);
     orchestrator.hooks.decompress.for('xz').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
@@ -74,20 +120,9 @@ export default class XzCodecPlugin implements Plugin {
     const decoder = xzDecoder();
     const result = await decodeInProcess({ ...request, input }, decoder, {
       sliceInput: 16 << 10,
-      classify: (error) =>
-        badPadding(tracked.tail())
-          ? 'trailing'
-          : (error as { code?: string })?.code === 'LZMA_BUF_ERROR' ||
-              /unexpected end|no progress/i.test(String((error as Error)?.message))
-            ? 'truncated'
-            : 'corrupt',
+      classify: (error) => classifyInProcess(error, tracked.tail()),
     });
-    // lzma-native stops at the padding and ignores what follows it; xz reads it all. A stream
-    // ends with its footer magic "YZ": the input must end there, or in whole padding words.
-    const tail = tracked.tail();
-    if (badPadding(tail) || tail.beforeZeros.subarray(-2).toString('latin1') !== 'YZ') {
-      throw decodeError('xz', 'trailing', 'the bytes after the last stream are not stream padding');
-    }
+    checkTail(tracked.tail());
     return result;
   }
 }

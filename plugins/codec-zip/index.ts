@@ -1,6 +1,7 @@
 import { PassThrough, Transform } from 'node:stream';
 import { crc32, createInflateRaw } from 'node:zlib';
 import {
+  type CodecInfo,
   type DecompressRequest,
   decodeError,
   decodeInProcess,
@@ -15,6 +16,18 @@ const PLUGIN_NAME = 'ocipull-plugin-codec-zip';
 const MAGIC = [Uint8Array.of(0x50, 0x4b, 0x03, 0x04)];
 
 /**
+ * The zip record. No stream decoder (a zip is an archive read to its central directory, not a
+ * stream format) and no encoder: `pack` publishes a zip only when the input already is one.
+ */
+export const ZIP_CODEC: CodecInfo = {
+  name: 'zip',
+  magic: MAGIC,
+  extensions: ['zip'],
+  mediaTypes: ['application/zip'],
+  requireNameMatch: true,
+};
+
+/**
  * A zip archive holding exactly one file (the disk), read as it streams: stored or deflate, zip64
  * included. Chosen only when the name says `.zip` too (`PK` also starts jars, docx, ...).
  */
@@ -22,13 +35,7 @@ export default class ZipCodecPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.codecs.register({
-      name: 'zip',
-      magic: MAGIC,
-      extensions: ['zip'],
-      mediaTypes: ['application/zip'],
-      requireNameMatch: true,
-    });
+    orchestrator.codecs.register(ZIP_CODEC);
     orchestrator.hooks.decompress.for('zip').tapPromise(PLUGIN_NAME, (request) => decodeZip(request));
   }
 }

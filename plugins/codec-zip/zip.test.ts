@@ -4,18 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { createLogger, isOcipullError, Orchestrator } from 'ocipull';
-import { codecConformance, decodeFile, diskBytes, sh, sha256 } from '../../test/support/codec.js';
+import { decodeFile, diskBytes, sh, sha256 } from '../../test/support/codec.js';
 import { tempDir } from '../../test/support/paths.js';
 import ZipCodecPlugin from './index.js';
 
-codecConformance({
-  codec: 'zip',
-  extension: 'zip',
-  modes: [undefined],
-  plugin: () => new ZipCodecPlugin(),
-  compress: (src, dst) => sh('zip', ['-q', '-j', dst, src]),
-  concatenates: false,
-});
+// The conformance kit's run for zip is in test/codecs/conformance.test.ts.
 
 describe('zip codec, archive shapes', () => {
   it('reads a stored entry, and a streamed entry whose sizes are only in a data descriptor', async () => {

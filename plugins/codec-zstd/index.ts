@@ -1,7 +1,12 @@
+import { createRequire } from 'node:module';
+import type { Transform } from 'node:stream';
 import {
+  type CodecInfo,
+  type DecodeFailure,
   type DecompressRequest,
   decodeInProcess,
   decoderCommand,
+  decoderStream,
   decodeWithChild,
   type Orchestrator,
   type Plugin,
@@ -9,6 +14,11 @@ import {
 import { zstdDecoder } from './inprocess.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
+
+const require = createRequire(import.meta.url);
+const { CompressStream } = require('zstd-napi') as {
+  CompressStream: new (parameters?: { compressionLevel?: number }) => Transform;
+};
 
 export interface ZstdCodecOptions {
   /** `child` runs the `zstd` tool, `inprocess` uses zstd-napi, `auto` (default) the tool when installed. */
@@ -22,6 +32,28 @@ const MAGIC = [
   Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd),
   ...Array.from({ length: 16 }, (_, i) => Uint8Array.of(0x50 + i, 0x2a, 0x4d, 0x18)),
 ];
+
+/** What zstd-napi's (and the driver's) errors mean. */
+function classifyInProcess(error: unknown): DecodeFailure {
+  const message = (error as Error)?.message ?? '';
+  // The first frame's magic was checked before decoding: an unknown one follows a frame.
+  if (/unknown frame descriptor/i.test(message)) return 'trailing';
+  return /ended|truncated/i.test(message) ? 'truncated' : 'corrupt';
+}
+
+/** The zstd record: detection, pack's layer media type and title extension, decoders, encoder. */
+export const ZSTD_CODEC: CodecInfo = {
+  name: 'zstd',
+  magic: MAGIC,
+  extensions: ['zst', 'zstd'],
+  mediaTypes: ['application/zstd'],
+  decodeStream: () => decoderStream('zstd', () => ({ steps: [zstdDecoder()], classify: classifyInProcess })),
+  encoder: {
+    command: 'zstd',
+    args: ['-T0', '-14', '-q', '-c', '--no-progress'],
+    stream: (level = 14) => new CompressStream({ compressionLevel: level }),
+  },
+};
 
 /**
  * Decodes zstd (any number of frames) with `zstd -d` writing straight into the output, or
@@ -37,12 +69,7 @@ export default class ZstdCodecPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.codecs.register({
-      name: 'zstd',
-      magic: MAGIC,
-      extensions: ['zst', 'zstd'],
-      mediaTypes: ['application/zstd'],
-    });
+    orchestrator.codecs.register(ZSTD_CODEC);
     orchestrator.hooks.decompress.for('zstd').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
@@ -64,12 +91,6 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    return decodeInProcess(request, zstdDecoder(), {
-      classify: (error) => {
-        const message = (error as Error)?.message ?? '';
-        if (/unknown frame descriptor/i.test(message)) return 'trailing';
-        return /ended|truncated/i.test(message) ? 'truncated' : 'corrupt';
-      },
-    });
+    return decodeInProcess(request, zstdDecoder(), { classify: classifyInProcess });
   }
 }

@@ -1,6 +1,6 @@
-import type { Orchestrator, Plugin } from 'ocipull';
+import { codecsOf, type Orchestrator, type Plugin } from 'ocipull';
 import { diskKind } from './kind.js';
-import { builtinCodecForExtension, selectDisk } from './select.js';
+import { selectDisk } from './select.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-disk-select';
 
@@ -38,15 +38,17 @@ export default class DiskSelectPlugin implements Plugin {
   }
 
   apply(orchestrator: Orchestrator): void {
-    const codecForExtension = (ext: string) =>
-      orchestrator.codecs.list().find((c) => c.extensions.includes(ext.toLowerCase()))?.name ??
-      builtinCodecForExtension(ext);
     for (const diskType of this.diskTypes) {
-      orchestrator.hooks.select
-        .for(diskType)
-        .tapPromise(PLUGIN_NAME, (request) =>
-          selectDisk(request, { maxDepth: this.maxDepth, maxEntries: this.maxEntries, codecForExtension }),
-        );
+      orchestrator.hooks.select.for(diskType).tapPromise(PLUGIN_NAME, async (request) => {
+        // The codec records' extensions (the built-in ones when no codec plugin is applied).
+        const codecs = await codecsOf(orchestrator);
+        const codecForExtension = (ext: string) => codecs.byExtension(ext)?.name;
+        return selectDisk(request, {
+          maxDepth: this.maxDepth,
+          maxEntries: this.maxEntries,
+          codecForExtension,
+        });
+      });
     }
     orchestrator.kinds.register(diskKind);
   }

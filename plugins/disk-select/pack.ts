@@ -11,22 +11,23 @@ import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import {
   Annotations,
-  COMPRESSORS,
+  type CodecRegistry,
   checkDiskFormat,
   checkTitle,
-  codecOfBytes,
   DISK_HEAD_BYTES,
   decodedHead,
   defaultTitle,
   diskFormat,
   HYPERVISOR_FORMATS,
   type KindPackRequest,
+  layerMediaType,
+  nameFormat,
   OcipullError,
-  PACK_CODECS,
   type PackCodec,
   type PackEntry,
   type PackedEntry,
   suggestion,
+  titleExtension,
 } from 'ocipull';
 
 /** One `--disk HYPERVISOR=PATH` (the disk kind's `inputs.disks`). */
@@ -80,25 +81,21 @@ async function readHead(disk: DiskInput): Promise<Buffer> {
   }
 }
 
-/** The format a title names: the extension before a codec extension, or the last one. */
-function titleFormat(title: string): string | undefined {
-  const parts = title.toLowerCase().split('.');
-  const codecExts = new Set<string>(Object.values(PACK_CODECS).map((c) => c.extension));
-  while (parts.length > 1 && codecExts.has(parts[parts.length - 1]!)) parts.pop();
-  return parts.length > 1 ? parts[parts.length - 1] : undefined;
-}
-
 /** The codec of the layer: the input's own when it is compressed already, else `compress`. */
 function layerCodec(
   disk: DiskInput,
   found: PackCodec | undefined,
   compress: PackCodec | undefined,
+  codecs: CodecRegistry,
 ): { codec: PackCodec; asIs: boolean } {
   if (!found) {
     const codec = compress ?? 'zstd';
-    if (!COMPRESSORS.includes(codec)) {
+    if (!codecs.get(codec)?.encoder) {
       throw new OcipullError('PACK_INPUT_INVALID', `--compress ${codec} is not supported`, {
-        hint: `choose one of ${COMPRESSORS.join(', ')}`,
+        hint: `choose one of ${codecs
+          .encoders()
+          .map((c) => c.name)
+          .join(', ')}`,
       });
     }
     return { codec, asIs: codec === 'none' };
@@ -117,6 +114,7 @@ function layerCodec(
 
 export async function packDisks(request: KindPackRequest): Promise<PackEntry[]> {
   const { disks = [], compress } = request.inputs as DiskPackInputs;
+  const codecs = request.codecs;
   const os = request.platform?.os ?? 'linux';
   const architecture = request.platform?.architecture ?? request.settings.arch;
   if (disks.length === 0) {
@@ -138,19 +136,22 @@ export async function packDisks(request: KindPackRequest): Promise<PackEntry[]> 
     }
     seen.add(disk.hypervisor);
     const head = await readHead(disk);
-    const found = codecOfBytes(head, basename(disk.path));
-    const { codec, asIs } = layerCodec(disk, found, compress);
-    const format = diskFormat(disk.hypervisor, basename(disk.path));
-    const title = checkTitle(disk.title ?? defaultTitle(architecture, disk.hypervisor, format, codec));
+    const found = codecs.ofBytes(head, basename(disk.path))?.name;
+    const { codec, asIs } = layerCodec(disk, found, compress, codecs);
+    const record = codecs.get(codec)!;
+    const format = diskFormat(disk.hypervisor, basename(disk.path), codecs);
+    const title = checkTitle(
+      disk.title ?? defaultTitle(architecture, disk.hypervisor, format, titleExtension(record)),
+    );
     // The disk (an uncompressed input's bytes, else the start of what they decode to) must be
     // what the disk type and title say.
-    const diskHead = found ? await decodedHead(disk.path, codec, DISK_HEAD_BYTES) : head;
+    const diskHead = found ? await decodedHead(disk.path, record, DISK_HEAD_BYTES) : head;
     if (diskHead) {
       checkDiskFormat(diskHead, format, `--disk ${disk.hypervisor}=`);
-      checkDiskFormat(diskHead, titleFormat(title), `--title ${title}`);
+      checkDiskFormat(diskHead, nameFormat(title, codecs), `--title ${title}`);
     } else {
       request.log.debug(
-        `pack: no ${codec} tool to look inside ${disk.path}; its format is checked when it is pulled`,
+        `pack: no ${codec} stream decoder to look inside ${disk.path}; its format is checked when it is pulled`,
       );
     }
     entries.push({
@@ -159,7 +160,7 @@ export async function packDisks(request: KindPackRequest): Promise<PackEntry[]> 
           path: disk.path,
           codec,
           asIs,
-          mediaType: PACK_CODECS[codec].mediaType,
+          mediaType: layerMediaType(record),
           annotations: { [Annotations.title]: title },
         },
       ],

@@ -1,7 +1,7 @@
 import { OcipullError, type Platform, type Selection, type SelectRequest, sameArch } from 'ocipull';
 import { checkArtifact } from './artifact.js';
 import { fits, noMatch, offerOf } from './match.js';
-import { CODEC_EXTENSIONS, titleArch } from './title.js';
+import { titleArch } from './title.js';
 import { findDisk } from './walk.js';
 
 export interface SelectOptions {
@@ -125,9 +125,4 @@ function platformUnknownError(
       },
     },
   );
-}
-
-/** Codec for an extension: the registry first, then the extensions the built-in codecs use. */
-export function builtinCodecForExtension(ext: string): string | undefined {
-  return CODEC_EXTENSIONS[ext.toLowerCase()];
 }

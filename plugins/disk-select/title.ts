@@ -8,17 +8,6 @@ export interface ParsedTitle {
   codecExtension?: string;
 }
 
-/** Extensions that name a compression codec (the codec plugins register the same ones). */
-export const CODEC_EXTENSIONS: Readonly<Record<string, string>> = {
-  zst: 'zstd',
-  zstd: 'zstd',
-  xz: 'xz',
-  gz: 'gzip',
-  gzip: 'gzip',
-  bz2: 'bzip2',
-  zip: 'zip',
-};
-
 /** Disk formats a title may end with when the disk is stored uncompressed. */
 export const DISK_FORMATS: readonly string[] = ['qcow2', 'raw', 'img', 'vhdx', 'vhd', 'vmdk', 'tar', 'iso'];
 
@@ -33,11 +22,13 @@ function invalid(title: string, problem: string): OcipullError {
 
 /**
  * Check that a title is a plain file name and read format and codec from its last two extensions.
- * `isCodecExtension` lets third-party codecs count (their extensions come from the codec registry).
+ * `isCodecExtension` says which extensions name a codec: the codec records' extensions
+ * (`CodecRegistry.byExtension`), third-party codecs included. Without it none is known, and the
+ * shape decides: a last extension after a format, that is no disk format itself, is a codec's.
  */
 export function parseTitle(
   title: string,
-  isCodecExtension: (ext: string) => boolean = (e) => e in CODEC_EXTENSIONS,
+  isCodecExtension: (ext: string) => boolean = () => false,
 ): ParsedTitle {
   if (title === '') throw invalid(title, 'is empty');
   if (/[\u0000-\u001f\u007f]/.test(title)) throw invalid(title, 'contains control characters');

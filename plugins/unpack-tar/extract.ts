@@ -1,20 +1,24 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { isOcipullError, OcipullError, peek, type Unpacked } from 'ocipull';
+import {
+  builtinCodecs,
+  type CodecInfo,
+  type CodecRegistry,
+  isOcipullError,
+  OcipullError,
+  peek,
+  type Unpacked,
+} from 'ocipull';
 import tar from 'tar-stream';
-import { zstdDecoder } from '../codec-zstd/inprocess.js';
 import { checkEntry } from './entry.js';
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
-
-/** How the tar is compressed, by its first bytes (the media type is only a hint: bytes decide). */
-function compressionOf(head: Buffer): 'gzip' | 'zstd' | undefined {
-  const starts = (magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
-  if (starts(GZIP_MAGIC)) return 'gzip';
-  if (starts(ZSTD_MAGIC)) return 'zstd';
-  return undefined;
+/**
+ * The codec the tar is compressed with, by its first bytes (the media type is only a hint: bytes
+ * decide): a registered codec with a stream decoder; undefined for a plain tar.
+ */
+function compressionOf(head: Buffer, codecs: CodecRegistry): CodecInfo | undefined {
+  const codec = codecs.ofBytes(head);
+  return codec?.decodeStream ? codec : undefined;
 }
 
 function asTarError(error: unknown): unknown {
@@ -24,19 +28,27 @@ function asTarError(error: unknown): unknown {
     `the tar layer is malformed: ${(error as Error)?.message ?? String(error)}`,
     {
       cause: error,
-      hint: 'the layer should be a tar (plain, gzip or zstd) holding exactly one regular file',
+      hint: 'the layer should be a tar (plain, or compressed with a registered codec such as gzip or zstd) holding exactly one regular file',
     },
   );
 }
 
 /**
- * Stream the single regular file out of a tar layer (plain, gzip or zstd), without a temp copy.
- * Resolves once the entry header is read. The returned stream ends only when the whole layer has
- * been read, so a second entry still fails it and the core's digest check sees every byte.
+ * Stream the single regular file out of a tar layer (plain, or compressed with a codec of
+ * `codecs` that has a stream decoder: gzip, zstd, ...), without a temp copy. Resolves once the
+ * entry header is read. The returned stream ends only when the whole layer has been read, so a
+ * second entry still fails it and the core's digest check sees every byte. A damaged compressed
+ * layer fails with the codec's code (DECOMPRESS_TRUNCATED, ...). Without `codecs`: the built-in codecs.
  */
-export async function extractSingleFile(input: Readable, signal: AbortSignal): Promise<Unpacked> {
-  const { head, stream: raw } = await peek(input, ZSTD_MAGIC.length);
-  const compression = compressionOf(head);
+export async function extractSingleFile(
+  input: Readable,
+  signal: AbortSignal,
+  codecs?: CodecRegistry,
+): Promise<Unpacked> {
+  const registry = codecs ?? (await builtinCodecs());
+  const magicBytes = Math.max(1, ...registry.list().flatMap((c) => c.magic.map((m) => m.length)));
+  const { head, stream: raw } = await peek(input, magicBytes);
+  const compression = compressionOf(head, registry);
   const extract = tar.extract();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   let entries = 0;
@@ -104,12 +116,9 @@ export async function extractSingleFile(input: Readable, signal: AbortSignal): P
   const onAbort = () => fail(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
-  const stages =
-    compression === 'gzip'
-      ? pipeline(raw, createGunzip(), extract)
-      : compression === 'zstd'
-        ? pipeline(raw, zstdDecoder(), extract)
-        : pipeline(raw, extract);
+  const stages = compression?.decodeStream
+    ? pipeline(raw, compression.decodeStream(), extract)
+    : pipeline(raw, extract);
   stages.then(
     () => signal.removeEventListener('abort', onAbort),
     (error: unknown) => {

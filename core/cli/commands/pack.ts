@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { builtinCodecs, codecsOf } from '../../builtin-codecs.js';
 import { OcipullError } from '../../errors/errors.js';
-import { COMPRESSORS, type PackCodec } from '../../publish/machine-os.js';
 import type { MergeStrategy } from '../../publish/merge.js';
-import { type PackDisk, runPack } from '../../publish/pack.js';
+import { compressors, type PackDisk, runPack } from '../../publish/pack.js';
 import { addConfigOptions, type CliContext, type CommonFlags, parseBool } from '../context.js';
 
 interface PackFlags extends CommonFlags {
@@ -90,7 +90,28 @@ function strategyOf(flags: PackFlags): MergeStrategy {
   return chosen[0] ?? 'merge';
 }
 
+const COMPRESS_HELP = 'codec for uncompressed disks (default zstd): a codec whose plugin can compress';
+
+/**
+ * `--compress`'s help names the codecs that can compress and those only taken as they are, from
+ * the built-in codec records (the configured ones are checked when the command runs).
+ */
+async function describeCompress(command: Command): Promise<void> {
+  const option = command.options.find((o) => o.long === '--compress');
+  if (!option) return;
+  const codecs = (await builtinCodecs()).list();
+  const asIs = codecs.filter((c) => !c.encoder).map((c) => c.name);
+  option.description =
+    `codec for uncompressed disks: ${compressors(await builtinCodecs()).join(', ')} (default zstd)` +
+    (asIs.length > 0
+      ? `; ${asIs.join(' and ')} only name the codec of disks already compressed with it`
+      : '');
+}
+
 export function registerPack(program: Command, context: CliContext): void {
+  program.hook('preSubcommand', async (_program, sub) => {
+    if (sub.name() === 'pack') await describeCompress(sub);
+  });
   const command = program
     .command('pack')
     .summary("publish disk files as a machine-os index (or any kind's inputs as its artifacts)")
@@ -115,10 +136,7 @@ export function registerPack(program: Command, context: CliContext): void {
     )
     .option('--arch <arch>', 'architecture of the disks (amd64|x86_64, arm64|aarch64); default: this host')
     .option('--os <os>', 'operating system of the disks (default linux)')
-    .option(
-      '--compress <codec>',
-      `codec for uncompressed disks: ${COMPRESSORS.join(', ')} (default zstd); bzip2 and zip only name the codec of disks already compressed with it`,
-    )
+    .option('--compress <codec>', COMPRESS_HELP)
     .option(
       '--title <name>',
       'layer title instead of the default (HYPERVISOR=NAME with several disks); repeatable',
@@ -142,15 +160,13 @@ export function registerPack(program: Command, context: CliContext): void {
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
       const inputs = parseInputs(flags.input);
-      if (
-        flags.compress !== undefined &&
-        !(flags.compress in { zstd: 1, xz: 1, gzip: 1, none: 1, bzip2: 1, zip: 1 })
-      ) {
+      const { orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
+      const codecs = await codecsOf(orchestrator);
+      if (flags.compress !== undefined && !codecs.get(flags.compress)) {
         throw new OcipullError('USAGE', `--compress ${JSON.stringify(flags.compress)} is not a codec`, {
-          hint: `choose one of ${COMPRESSORS.join(', ')}`,
+          hint: `choose one of ${compressors(codecs).join(', ')}`,
         });
       }
-      const { orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
       const kind = flags.kind ?? orchestrator.settings.kind;
       if (kind !== 'disk' && (disks.length > 0 || flags.title.length > 0)) {
         throw new OcipullError(
@@ -168,7 +184,7 @@ export function registerPack(program: Command, context: CliContext): void {
         ...(kind === 'disk' && { disks }),
         arch: flags.arch,
         os: flags.os,
-        compress: flags.compress as PackCodec | undefined,
+        compress: flags.compress,
         tag: flags.tag,
         strategy,
         signal: context.signal,

@@ -1,5 +1,5 @@
 import { OcipullError } from '../errors/errors.js';
-import type { Kind, Plan } from '../kinds/types.js';
+import type { Plan } from '../kinds/types.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Descriptor, DiskRequest, LoadedDocument } from '../types.js';
 import { expandOutputName } from './output.js';
@@ -39,11 +39,12 @@ function checkPlan(plan: Plan, kind: string): Plan {
 /** Ask the run's kind (`--kind`, default `disk`) what to pull out of the root document. */
 export async function planPull(
   orchestrator: Orchestrator,
-  kind: Kind,
   resolved: Resolved,
   signal: AbortSignal,
 ): Promise<Planned> {
   const settings = orchestrator.settings;
+  // NO_KIND (with a did-you-mean and the kinds there are) when no plugin registered it.
+  const kind = orchestrator.kinds.get(settings.kind);
   const { source, root } = resolved;
   const documents: LoadedDocument[] = [root];
   const load = async (descriptor: Descriptor) => {

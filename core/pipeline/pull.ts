@@ -25,8 +25,6 @@ export interface PullRequest {
 export async function runPull(orchestrator: Orchestrator, request: PullRequest): Promise<PullResult> {
   const started = Date.now();
   const settings = orchestrator.settings;
-  // An unknown kind fails before anything is touched (NO_KIND, with the kinds there are).
-  const kind = orchestrator.kinds.get(settings.kind);
   const signal = request.signal ?? new AbortController().signal;
   const requested = request.source ?? settings.defaultSource;
   const target = await checkTarget(request.output, settings.replace);
@@ -37,7 +35,7 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
   });
   const resolved = await resolveSource(orchestrator, requested, signal);
   try {
-    const { plan, documents } = await planPull(orchestrator, kind, resolved, signal);
+    const { plan, documents } = await planPull(orchestrator, resolved, signal);
     const output = await outputPath(target, plan, settings.replace);
     const cache = await orchestrator.getCache();
     await rememberResolution(orchestrator, cache, resolved, documents);

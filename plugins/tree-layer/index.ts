@@ -2,6 +2,8 @@
  * A tree as an image: its layer (layer.ts), the layer of its changes on a base tree (diff.ts),
  * and the config and manifest that carry them (config.ts). Used by `pack --rootfs`.
  */
+
+export * from './config.js';
 export * from './layer.js';
 export * from './media.js';
 export {

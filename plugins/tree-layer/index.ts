@@ -4,6 +4,7 @@
  */
 
 export * from './config.js';
+export * from './diff.js';
 export * from './layer.js';
 export * from './media.js';
 export {

@@ -350,6 +350,32 @@ describe('tree layer inputs', () => {
     });
   }
 
+  test('an abort during the export stops it and leaves no staged blob', async () => {
+    const { dir, cleanup } = await tempDir('ocipull-export-abort-');
+    try {
+      const tree = join(dir, 'tree');
+      await fsp.mkdir(tree);
+      await fsp.writeFile(join(tree, 'a'), 'a');
+      await fsp.writeFile(join(tree, 'b'), 'b');
+      const staging = join(dir, 'staging');
+      const controller = new AbortController();
+      await assert.rejects(
+        treeLayer(tree, {
+          stagingDir: staging,
+          signal: controller.signal,
+          owners: (path) => {
+            if (path === 'b') controller.abort();
+            return undefined;
+          },
+        }),
+        (error) => (error as Error).name === 'AbortError',
+      );
+      assert.deepEqual(await fsp.readdir(staging).catch(() => []), []);
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('a file that changes while it is exported fails the layer and leaves no staged blob', async () => {
     const { dir, cleanup } = await tempDir('ocipull-export-race-');
     try {

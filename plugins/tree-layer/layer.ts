@@ -66,10 +66,18 @@ export function whiteoutEntry(path: string): TreeEntry {
 
 async function* fileContent(entry: TreeEntry, signal?: AbortSignal): AsyncGenerator<Buffer> {
   let read = 0;
-  for await (const chunk of createReadStream(entry.source!, { highWaterMark: CHUNK, signal })) {
-    read += (chunk as Buffer).length;
-    if (read > entry.size) break;
-    yield chunk as Buffer;
+  try {
+    for await (const chunk of createReadStream(entry.source!, { highWaterMark: CHUNK, signal })) {
+      read += (chunk as Buffer).length;
+      if (read > entry.size) break;
+      yield chunk as Buffer;
+    }
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new OcipullError('TREE_INPUT_INVALID', `${entry.source}: ${(error as Error).message}`, {
+      hint: 'every file of the tree must be readable (run as its owner, or as root)',
+      cause: error,
+    });
   }
   if (read !== entry.size) {
     throw new OcipullError(

@@ -7,7 +7,7 @@
  * turn a placeholder into the device or FIFO it stands for.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Logger, OcipullError } from 'ocipull';
 import type { TarType } from './tar.js';
 import { hasGetfattr, readUserXattrs, type XattrTable } from './xattrs.js';
@@ -169,7 +169,9 @@ async function listPaths(root: string, signal?: AbortSignal): Promise<string[]> 
 }
 
 /** The entries of the tree at `root`, sorted bytewise by path, hardlinks resolved. */
-export async function scanTree(root: string, options: ScanOptions = {}): Promise<TreeEntry[]> {
+export async function scanTree(dir: string, options: ScanOptions = {}): Promise<TreeEntry[]> {
+  // Absolute, so the paths getfattr prints are the ones looked up.
+  const root = resolve(dir);
   try {
     const st = await fsp.stat(root);
     if (!st.isDirectory()) throw new Error('not a directory');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { appendFileSync, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isOcipullError } from 'ocipull';
 import tar from 'tar-stream';
@@ -170,6 +170,13 @@ describe('a tree as an image layer', () => {
     await fsp.utimes(join(copy, 'etc/os-release'), 42, (await fsp.stat(join(tree, 'etc/os-release'))).mtime);
     const elsewhere = await treeLayer(copy, { compress: 'gzip' });
     const zstdAgain = await treeLayer(copy, { compress: 'zstd' });
+    const relativePath = await treeLayer(relative(process.cwd(), tree), { compress: 'gzip' });
+    assert.equal(
+      relativePath.descriptor.digest,
+      layers.gzip!.descriptor.digest,
+      'a relative path finds the xattrs too',
+    );
+    await relativePath.cleanup();
     try {
       assert.equal(again.descriptor.digest, layers.gzip!.descriptor.digest);
       assert.equal(elsewhere.descriptor.digest, layers.gzip!.descriptor.digest);

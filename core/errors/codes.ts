@@ -199,6 +199,19 @@ export const CODES = {
     EXIT.FORMAT,
     "A part's file name in a directory output is empty, `.`, `..`, holds a `/` or is used twice.",
   ),
+  // exporting a tree as an image
+  TREE_INPUT_INVALID: c(
+    EXIT.USAGE,
+    'A tree to export as a layer cannot be read or holds what a layer cannot carry (a whiteout name, a name that is not UTF-8).',
+  ),
+  LAYER_CODEC_UNSUPPORTED: c(
+    EXIT.USAGE,
+    'The layer compression is not one the manifest format takes (zstd only in OCI; gzip or none in Docker v2s2).',
+  ),
+  IMAGE_CONFIG_INVALID: c(
+    EXIT.USAGE,
+    'An image config field (platform, env, label, user, base config) is not valid; the field and the accepted form are named.',
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

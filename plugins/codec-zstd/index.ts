@@ -5,8 +5,8 @@ import {
   decodeWithChild,
   type Orchestrator,
   type Plugin,
+  workerDecoder,
 } from 'ocipull';
-import { zstdDecoder } from './inprocess.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
 
@@ -64,7 +64,12 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    return decodeInProcess(request, zstdDecoder(), {
+    // zstd-napi in a worker thread (./inprocess.ts), so hashing and networking never wait for it.
+    const decoder = workerDecoder({
+      module: new URL('./inprocess.js', import.meta.url).href,
+      name: 'zstdDecoder',
+    });
+    return decodeInProcess(request, decoder, {
       classify: (error) => {
         const message = (error as Error)?.message ?? '';
         if (/unknown frame descriptor/i.test(message)) return 'trailing';

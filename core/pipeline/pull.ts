@@ -472,6 +472,11 @@ async function transferOnce(t: Transfer): Promise<TransferOutcome> {
       maxOutputBytes,
       signal: abort.signal,
       log: orchestrator.log,
+      // A cached blob taken as is (no unpacking) is the decoder's input, byte for byte.
+      blobFile:
+        handle?.kind === 'hit' && kind === 'blob' && unpacked.stream === layerStream
+          ? handle.blob.path
+          : undefined,
     });
     if (abort.signal.aborted) throw abort.signal.reason;
     if (!decoded) throw new OcipullError('NO_CODEC', `no ${codec} plugin answered`);

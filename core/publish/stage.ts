@@ -17,6 +17,7 @@ import { createDigester } from '../oci/digest.js';
 import { findExecutable } from '../pipeline/decoder.js';
 import type { BlobBody, Descriptor } from '../types.js';
 import { PACK_CODECS, type PackCodec } from './machine-os.js';
+import { seekableZstd } from './zstd-frames.js';
 
 export interface StagedBlob {
   descriptor: Descriptor;
@@ -71,6 +72,8 @@ function compressedStream(
       },
     );
   }
+  // zstd: independent frames and a seek table, so a pull decodes them on all cores.
+  if (codec === 'zstd') return seekableZstd(input, tool, signal);
   const child = spawn(tool, args(input), { stdio: ['ignore', 'pipe', 'pipe'], signal });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {

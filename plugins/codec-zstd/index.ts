@@ -7,6 +7,7 @@ import {
   type Plugin,
   workerDecoder,
 } from 'ocipull';
+import { decodeFrames, parallelPlan } from './parallel.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
 
@@ -46,7 +47,10 @@ export default class ZstdCodecPlugin implements Plugin {
     orchestrator.hooks.decompress.for('zstd').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
-  private decompress(request: DecompressRequest) {
+  private async decompress(request: DecompressRequest) {
+    // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
+    const table = await parallelPlan(request);
+    if (table) return decodeFrames(request, table);
     const command = decoderCommand(this.options, 'zstd', 'zstd');
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.

@@ -23,6 +23,9 @@ const OUT = 1 << 20;
 const ZERO = Buffer.alloc(BLOCK);
 const out = Buffer.allocUnsafe(OUT);
 const input = openSync(blob, 'r');
+/** One context for every frame of this worker (a frame's end leaves it ready for the next). */
+let dctx = new binding.DCtx();
+let broken = false;
 
 class FrameError extends Error {
   constructor(
@@ -62,7 +65,12 @@ function decode(frame: SeekFrame, index: number): void {
     if (n === 0) throw new FrameError(`frame ${index} is cut short in the blob`, 'truncated');
     got += n;
   }
-  const dctx = new binding.DCtx();
+  // A failed frame leaves the context mid-frame: a new one then (a failure ends the run anyway).
+  if (broken) {
+    dctx = new binding.DCtx();
+    broken = false;
+  }
+  broken = true;
   let rest: Buffer = src;
   let produced = 0;
   let hint = 1;
@@ -88,6 +96,7 @@ function decode(frame: SeekFrame, index: number): void {
     if (hint === 0) break;
     if (rest.length === 0 && made < OUT) break;
   }
+  broken = hint !== 0;
   if (hint !== 0) throw new FrameError(`frame ${index} ends before its end marker`, 'truncated');
   if (rest.length !== 0 || produced !== frame.decompressed)
     throw new FrameError(

@@ -57,6 +57,7 @@ export {
 export { hostArch, normalizeArch, sameArch, unameArch } from './oci/platform.js';
 export { defaultCacheDir, Orchestrator, type OrchestratorOptions } from './orchestrator.js';
 export { isTransient } from './pipeline/blob-stream.js';
+export { type WorkerDecoderSpec, workerDecoder } from './pipeline/decode-worker.js';
 export {
   byteCounter,
   type ChildDecoder,

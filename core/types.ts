@@ -489,6 +489,12 @@ export interface DecompressRequest {
   maxOutputBytes?: number;
   signal: AbortSignal;
   log: Logger;
+  /**
+   * The whole compressed input as a complete local file (a cache hit), when it is exactly the
+   * bytes of `input`: a codec may read it at any offset (e.g. frames in parallel). `input` must
+   * still be read to its end (the core verifies the blob from it).
+   */
+  blobFile?: string;
 }
 
 export interface DecompressResult {

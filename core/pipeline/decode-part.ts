@@ -79,6 +79,8 @@ export async function decodePart(options: {
   input: Readable;
   out: OutputFile;
   abort: AbortController;
+  /** The complete cached blob's file, when the part is read from the cache. */
+  cachedFile?: string;
   onWritten(bytes: number): void;
 }): Promise<Decoded> {
   const { orchestrator, part, out, abort } = options;
@@ -140,7 +142,19 @@ export async function decodePart(options: {
     const decoded = await callKeyed(
       orchestrator.hooks.decompress,
       codec,
-      { codec, input: fileStream, output: out, maxOutputBytes, signal: abort.signal, log: orchestrator.log },
+      {
+        codec,
+        input: fileStream,
+        output: out,
+        maxOutputBytes,
+        signal: abort.signal,
+        log: orchestrator.log,
+        // A cached blob taken as is (no unpacking) is the decoder's input, byte for byte.
+        blobFile:
+          options.cachedFile !== undefined && kind === 'blob' && unpacked.stream === layerStream
+            ? options.cachedFile
+            : undefined,
+      },
       () =>
         new OcipullError('NO_CODEC', `the disk is ${codec}-compressed and no plugin decompresses ${codec}`, {
           hint: `install ocipull-plugin-codec-${codec}; configured codecs: ${

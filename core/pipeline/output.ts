@@ -240,12 +240,16 @@ export class OutputFile implements DiskOutput {
     return outputError(this.target, error, size);
   }
 
-  /** Record bytes written by someone else (a child process writing to `fd`). */
+  /**
+   * Record bytes written by someone else (a child process writing to `fd`); returns the bytes a
+   * reader of `path` can see, so never what is still staged in `createWriteStream`'s buffer (a
+   * format check reading the head while it was staged would find the file empty).
+   */
   async syncSize(): Promise<number> {
     if (this.device) return this.flushed;
     const { size } = await this.handle.stat();
     this.written = Math.max(this.written, size);
-    return this.written;
+    return Math.max(size, this.flushed);
   }
 
   createWriteStream(): Writable {

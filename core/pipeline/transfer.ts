@@ -162,6 +162,7 @@ export async function transferPart(t: PartRun): Promise<PartOutcome> {
         input: blob.stream,
         out: output,
         abort,
+        cachedFile: handle?.kind === 'hit' ? handle.blob.path : undefined,
         onWritten: (bytes) => t.progress.decompress(t.index, bytes),
       });
       ({ codec, kind, bytesWritten } = decoded);

@@ -15,6 +15,7 @@ import { OcipullError } from '../errors/errors.js';
 import { createDigester } from '../oci/digest.js';
 import { findExecutable } from '../pipeline/decoder.js';
 import type { BlobBody, CodecInfo, Descriptor } from '../types.js';
+import { seekableZstd } from './zstd-frames.js';
 
 export interface StagedBlob {
   descriptor: Descriptor;
@@ -64,6 +65,8 @@ function compressedStream(
       },
     );
   }
+  // zstd: independent frames and a seek table, so a pull decodes them on all cores.
+  if (codec.name === 'zstd') return seekableZstd(input, tool, signal);
   const child = spawn(tool, [...(encoder?.args ?? []), input], {
     stdio: ['ignore', 'pipe', 'pipe'],
     signal,

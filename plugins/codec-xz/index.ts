@@ -13,6 +13,7 @@ import {
   type Orchestrator,
   type Plugin,
   trackInput,
+  workerDecoder,
 } from 'ocipull';
 import { xzDecoder } from './inprocess.js';
 
@@ -116,10 +117,12 @@ export default class XzCodecPlugin implements Plugin {
         },
       );
     }
-    // lzma-native pushes all output of a chunk at once: small input slices bound that burst.
-    const decoder = xzDecoder();
+    // lzma-native in a worker thread, its output bounded by adaptive input slices (./worker.ts).
+    const decoder = workerDecoder({
+      module: new URL('./worker.js', import.meta.url).href,
+      name: 'xzThreadDecoder',
+    });
     const result = await decodeInProcess({ ...request, input }, decoder, {
-      sliceInput: 16 << 10,
       classify: (error) => classifyInProcess(error, tracked.tail()),
     });
     checkTail(tracked.tail());

@@ -10,8 +10,10 @@ import {
   decodeWithChild,
   type Orchestrator,
   type Plugin,
+  workerDecoder,
 } from 'ocipull';
 import { zstdDecoder } from './inprocess.js';
+import { decodeFrames, parallelPlan } from './parallel.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
 
@@ -73,7 +75,10 @@ export default class ZstdCodecPlugin implements Plugin {
     orchestrator.hooks.decompress.for('zstd').tapPromise(PLUGIN_NAME, (request) => this.decompress(request));
   }
 
-  private decompress(request: DecompressRequest) {
+  private async decompress(request: DecompressRequest) {
+    // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
+    const table = await parallelPlan(request);
+    if (table) return decodeFrames(request, table);
     const command = decoderCommand(this.options, 'zstd', 'zstd');
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.
@@ -91,6 +96,11 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    return decodeInProcess(request, zstdDecoder(), { classify: classifyInProcess });
+    // zstd-napi in a worker thread (./inprocess.ts), so hashing and networking never wait for it.
+    const decoder = workerDecoder({
+      module: new URL('./inprocess.js', import.meta.url).href,
+      name: 'zstdDecoder',
+    });
+    return decodeInProcess(request, decoder, { classify: classifyInProcess });
   }
 }

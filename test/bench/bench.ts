@@ -11,6 +11,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchDir, cliPath } from '../support/paths.js';
+import { renderZstdRows, zstdBenchCases } from './cases-zstd.js';
 import { type Measured, measure, sameFile, summarize } from './measure.js';
 
 const work = process.env.OCIPULL_BENCH_DIR ?? join(tmpdir(), 'ocipull-bench');
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
       if (!disk) throw new Error(`${c.tag} has no ${c.disktype} x86_64 disk`);
       rows.push({ case: c, disk, results: await runCase(c, disk, address) });
     }
-    const report = render(rows, address);
+    const zstdRows = await zstdBenchCases({ address, diskDir, scratch, runs, log }, only);
+    let report = render(rows, address);
+    if (zstdRows.length > 0) report += `\nNo-tools and multi-frame cases:\n\n${renderZstdRows(zstdRows)}`;
     process.stdout.write(report);
     await fsp.writeFile(join(work, 'results.md'), report);
     await fsp.writeFile(

@@ -1,0 +1,92 @@
+/**
+ * The worker side of `workerDecoder`: input chunks arrive as transferred ArrayBuffers (each
+ * acknowledged with `read` when the decoder takes it), output leaves the same way, at most
+ * `window` chunks ahead of the main thread's `credit`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+type Step = (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>;
+
+const port = parentPort;
+const { module, name, args, window } = workerData as {
+  module: string;
+  name: string;
+  args: unknown[];
+  window: number;
+};
+
+const inputs: Buffer[] = [];
+let ended = false;
+let credit = window;
+/** Set by the main thread's `stop`: the decoder is left between two calls, never inside one. */
+let stopped = false;
+let waiters: Array<() => void> = [];
+const notify = () => {
+  const woken = waiters;
+  waiters = [];
+  for (const wake of woken) wake();
+};
+const wait = () => new Promise<void>((resolve) => waiters.push(resolve));
+
+port?.on('message', (message: { type: string; buf?: ArrayBuffer }) => {
+  if (message.type === 'chunk' && message.buf) inputs.push(Buffer.from(message.buf));
+  else if (message.type === 'end') ended = true;
+  else if (message.type === 'credit') credit++;
+  else if (message.type === 'stop') stopped = true;
+  notify();
+});
+
+async function* input(): AsyncGenerator<Buffer> {
+  for (;;) {
+    if (stopped) return;
+    const next = inputs.shift();
+    if (next) {
+      port?.postMessage({ type: 'read' });
+      yield next;
+      continue;
+    }
+    if (ended) return;
+    await wait();
+  }
+}
+
+/** The bytes as an ArrayBuffer of their own, to transfer (a copy when they share one). */
+function owned(chunk: Buffer): ArrayBuffer {
+  if (
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === chunk.buffer.byteLength &&
+    chunk.buffer instanceof ArrayBuffer
+  )
+    return chunk.buffer;
+  const buf = new ArrayBuffer(chunk.length);
+  new Uint8Array(buf).set(chunk);
+  return buf;
+}
+
+async function run(): Promise<void> {
+  try {
+    const factory = (await import(module))[name] as (...a: unknown[]) => Step;
+    const step = factory(...args);
+    for await (const chunk of step(input())) {
+      if (chunk.length === 0) continue;
+      while (credit <= 0 && !stopped) await wait();
+      if (stopped) break;
+      credit--;
+      const buf = owned(chunk);
+      port?.postMessage({ type: 'data', buf }, [buf]);
+    }
+    if (!stopped) port?.postMessage({ type: 'done' });
+  } catch (error) {
+    const e = error as { message?: string; code?: unknown; name?: string };
+    port?.postMessage({
+      type: 'error',
+      message: e?.message ?? String(error),
+      code: typeof e?.code === 'string' ? e.code : undefined,
+      name: e?.name,
+    });
+  }
+}
+
+// Ending by itself (the port closed, the loop empty) rather than by terminate(): a native decoder
+// whose callback is cut off by a terminating thread may abort the whole process.
+void run().finally(() => port?.close());

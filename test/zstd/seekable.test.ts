@@ -1,0 +1,182 @@
+/**
+ * Multi-frame zstd: `pack --compress zstd` writes independent frames and a seek table; the blob
+ * is one ordinary .zst for `zstd -d`; a pull from a cache hit decodes the frames in parallel,
+ * byte for byte, holes kept for raw disks; a damaged seek table is ignored (the blob is then
+ * streamed, which checks every frame anyway); a damaged frame is DECOMPRESS_CORRUPT, no output.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger, isOcipullError, Orchestrator, OutputFile } from 'ocipull';
+import { seekableZstd } from '../../core/publish/zstd-frames.js';
+import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
+import { parallelPlan } from '../../plugins/codec-zstd/parallel.js';
+import { readSeekTable } from '../../plugins/codec-zstd/seekable.js';
+import { runCli } from '../support/cli.js';
+import { prngBytes, sha256File } from '../support/files.js';
+import { buildMachineOsLayout } from '../support/machine-os.js';
+import { packMachineOs } from '../support/pack.js';
+import { tempDir } from '../support/paths.js';
+
+const MiB = 1 << 20;
+
+/** A 40 MiB raw disk: random and text data between runs of zeros (a hole at the end too). */
+async function rawDisk(path: string): Promise<void> {
+  const handle = await fsp.open(path, 'w');
+  try {
+    await handle.write(prngBytes(3 * MiB, 7), 0, 3 * MiB, 0);
+    await handle.write(Buffer.from('ocipull seekable\n'.repeat(200_000)), 0, undefined, 12 * MiB + 512);
+    await handle.write(prngBytes(2 * MiB, 8), 0, 2 * MiB, 25 * MiB);
+    await handle.truncate(40 * MiB);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function seekableFile(input: string, output: string): Promise<void> {
+  const { out, done } = seekableZstd(input, 'zstd', new AbortController().signal, 3);
+  await fsp.writeFile(output, out);
+  await done;
+}
+
+async function pull(layout: string, out: string, cache: string) {
+  return runCli([
+    'pull',
+    `oci:${layout}:latest`,
+    '--disk-type',
+    'applehv',
+    '--arch',
+    'x86_64',
+    '-o',
+    out,
+    '--cache-dir',
+    cache,
+  ]);
+}
+
+/** Decode `blob` with the plugin as the core does for a cache hit (`blobFile` set). */
+async function decodeHit(blob: string, target: string) {
+  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(new ZstdCodecPlugin());
+  const output = await OutputFile.create(target, { sparse: true, replace: false });
+  const request = {
+    codec: 'zstd',
+    input: createReadStream(blob),
+    output,
+    signal: new AbortController().signal,
+    log: orchestrator.log,
+    blobFile: blob,
+  };
+  try {
+    assert.ok(await parallelPlan(request), 'the blob is decoded frame by frame');
+    const result = await orchestrator.hooks.decompress.get('zstd')!.promise(request);
+    await output.commit();
+    return result;
+  } catch (error) {
+    await output.discard();
+    throw error;
+  }
+}
+
+describe('multi-frame zstd with a seek table', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let disk: string;
+
+  before(async () => {
+    tmp = await tempDir('ocipull-seekable-');
+    disk = join(tmp.dir, 'disk.raw');
+    await rawDisk(disk);
+  });
+  after(() => tmp.cleanup());
+
+  it('pack --compress zstd writes frames and a seek table that zstd -d decodes unchanged', async () => {
+    const dest = join(tmp.dir, 'packed');
+    const packed = await packMachineOs(`oci-dir:${dest}:latest`, {
+      disks: [{ diskType: 'applehv', arch: 'x86_64', path: disk }],
+      compress: 'zstd',
+    });
+    const blob = join(dest, 'blobs', ...packed.disks[0]!.blobDigest.split(':'));
+    const table = await readSeekTable(blob);
+    assert.ok(table, 'the blob ends in a seek table');
+    assert.equal(table.frames.length, 5);
+    assert.equal(table.total, 40 * MiB);
+    const decoded = join(tmp.dir, 'zstd-d.raw');
+    execFileSync('zstd', ['-d', '-q', blob, '-o', decoded]);
+    assert.equal(await sha256File(decoded), await sha256File(disk));
+  });
+
+  it('a pull from the cache decodes the frames in parallel, byte-identical, holes kept', async () => {
+    const blob = join(tmp.dir, 'disk.raw.zst');
+    await seekableFile(disk, blob);
+    const layout = await buildMachineOsLayout(join(tmp.dir, 'layout'), {
+      tag: 'latest',
+      nested: true,
+      disks: [{ diskType: 'applehv', arch: 'x86_64', path: blob }],
+    });
+    const cache = join(tmp.dir, 'cache');
+    const first = await pull(layout.layoutDir, join(tmp.dir, 'first.raw'), cache);
+    assert.equal(first.code, 0, first.stderr);
+    const out = join(tmp.dir, 'hit.raw');
+    const second = await pull(layout.layoutDir, out, cache);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(await sha256File(out), await sha256File(disk));
+    const stat = await fsp.stat(out);
+    assert.equal(stat.size, 40 * MiB);
+    assert.ok(stat.blocks * 512 < 12 * MiB, `holes kept: ${stat.blocks * 512} bytes allocated`);
+    // The same decode, observed: the cached blob's frames go to the parallel decoder.
+    const direct = join(tmp.dir, 'direct.raw');
+    assert.equal((await decodeHit(blob, direct))?.bytesWritten, 40 * MiB);
+    assert.equal(await sha256File(direct), await sha256File(disk));
+  });
+
+  it('ignores a damaged seek table: the blob is streamed and decodes byte-identical', async () => {
+    const blob = join(tmp.dir, 'bad-table.raw.zst');
+    await seekableFile(disk, blob);
+    const bytes = await fsp.readFile(blob);
+    // The footer's magic is wrong; the table is still a well-formed skippable frame.
+    bytes.writeUInt32LE(0x12345678, bytes.length - 4);
+    await fsp.writeFile(blob, bytes);
+    assert.equal(await readSeekTable(blob), undefined);
+    // A table whose sizes do not add up to the file is ignored as well.
+    const shifted = Buffer.from(bytes);
+    shifted.writeUInt32LE(0x8f92eab1, shifted.length - 4);
+    shifted.writeUInt32LE(shifted.readUInt32LE(shifted.length - 9 - 8) + 1, shifted.length - 9 - 8);
+    const shiftedPath = join(tmp.dir, 'shifted.zst');
+    await fsp.writeFile(shiftedPath, shifted);
+    assert.equal(await readSeekTable(shiftedPath), undefined);
+    const layout = await buildMachineOsLayout(join(tmp.dir, 'layout-bad-table'), {
+      tag: 'latest',
+      nested: true,
+      disks: [{ diskType: 'applehv', arch: 'x86_64', path: blob }],
+    });
+    const cache = join(tmp.dir, 'cache-bad-table');
+    for (const name of ['miss.raw', 'hit.raw']) {
+      const out = join(tmp.dir, `bad-table-${name}`);
+      const r = await pull(layout.layoutDir, out, cache);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sha256File(out), await sha256File(disk));
+    }
+  });
+
+  it('a corrupt frame is DECOMPRESS_CORRUPT and leaves nothing at the output', async () => {
+    const blob = join(tmp.dir, 'bad-frame.raw.zst');
+    await seekableFile(disk, blob);
+    const table = (await readSeekTable(blob))!;
+    const bytes = await fsp.readFile(blob);
+    const frame = table.frames[3]!;
+    for (let i = 0; i < 64; i++) {
+      const at = frame.offset + Math.floor(frame.compressed / 2) + i;
+      bytes[at] = bytes[at]! ^ 0x5a;
+    }
+    await fsp.writeFile(blob, bytes);
+    const target = join(tmp.dir, 'bad-frame.raw');
+    await assert.rejects(decodeHit(blob, target), (error: unknown) => {
+      assert.ok(isOcipullError(error, 'DECOMPRESS_CORRUPT'), String(error));
+      return true;
+    });
+    await assert.rejects(fsp.stat(target), { code: 'ENOENT' });
+    const left = (await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.bad-frame.raw.'));
+    assert.deepEqual(left, []);
+  });
+});

@@ -195,6 +195,24 @@ export const CODES = {
     EXIT.NETWORK,
     'The registry asked (Retry-After) to wait longer than maxRetryAfterMs; the run stopped at once.',
   ),
+  // root filesystems (kind rootfs)
+  LAYER_UNSAFE_PATH: c(
+    EXIT.FORMAT,
+    'A layer entry or hardlink target is absolute, climbs out with `..`, or names nothing; nothing is written outside the tree.',
+  ),
+  LAYER_INVALID: c(
+    EXIT.FORMAT,
+    'A layer entry cannot be applied: a hardlink to a missing entry or a directory, a parent that is a file, a malformed header.',
+  ),
+  LAYER_SIZE_LIMIT: c(
+    EXIT.FORMAT,
+    'A layer or the image unpacks to more bytes than the configured budget (stopped before writing past it).',
+  ),
+  LAYER_ENTRY_LIMIT: c(EXIT.FORMAT, 'A layer or the image holds more entries than the configured limit.'),
+  ROOTFS_OUTPUT_FAILED: c(
+    EXIT.OUTPUT,
+    'A root filesystem could not be turned into its tar, ext4 or erofs output (the tool and its message are named).',
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

@@ -317,7 +317,13 @@ class LayerState {
     this.stats.whiteouts++;
     const dir = await resolveDir(this.root, parent, { create: false }).catch(ignoreNotDir);
     if (dir === undefined) return;
-    for (const child of await readdir(under(this.root, dir))) await this.remove(dir, child);
+    const children = new Set(await readdir(under(this.root, dir)));
+    const key = dir.join('/');
+    for (const device of this.options.record?.devices ?? []) {
+      const slash = device.lastIndexOf('/');
+      if ((slash === -1 ? '' : device.slice(0, slash)) === key) children.add(device.slice(slash + 1));
+    }
+    for (const child of children) await this.remove(dir, child);
   }
 
   /** Remove what a lower layer left at dir/name (this layer's own entries stay). */
@@ -326,7 +332,12 @@ class LayerState {
     const key = rel.join('/');
     if (this.written.has(key)) return;
     const path = under(this.root, rel);
-    if ((await lstatOrUndefined(path)) === undefined) return;
+    if ((await lstatOrUndefined(path)) === undefined) {
+      // A device skipped rootless is only in the record.
+      if (!this.asRoot && this.options.record?.devices.has(key))
+        await this.options.record.add({ op: 'delete', path: key });
+      return;
+    }
     await this.touchDir(dir);
     await rm(path, { recursive: true, force: true });
     if (!this.asRoot) await this.options.record?.add({ op: 'delete', path: key });

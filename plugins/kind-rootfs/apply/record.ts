@@ -38,10 +38,14 @@ export class RecordWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
   private handle?: FileHandle;
+  /** Device nodes recorded but not on disk: whiteouts and opaque markers must still find them. */
+  readonly devices = new Set<string>();
 
   constructor(readonly path: string) {}
 
   async add(line: RecordLine): Promise<void> {
+    if (line.op === 'set' && (line.type === 'char' || line.type === 'block')) this.devices.add(line.path);
+    else if (line.op !== 'link') this.devices.delete(line.path);
     const text = `${JSON.stringify(line)}\n`;
     this.pending.push(text);
     this.pendingBytes += text.length;

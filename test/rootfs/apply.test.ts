@@ -190,7 +190,14 @@ describe('applyLayer: what layer.md says', () => {
     assert.equal(tree.get('dev')?.mode, 0o755, 'directories stay usable by the user on disk');
     assert.equal(tree.get('etc-shadow')?.mode, 0o600);
     const meta = await readRecord(recordPathFor(root));
-    assert.deepEqual(meta.get('dev/zero'), { type: 'char', mode: 0o666, uid: 0, gid: 0, rdev: [1, 5] });
+    assert.deepEqual(meta.get('dev/zero'), {
+      type: 'char',
+      mode: 0o666,
+      uid: 0,
+      gid: 0,
+      rdev: [1, 5],
+      mtime: 0,
+    });
     assert.deepEqual(meta.get('dev'), { type: 'directory', mode: 0o555, uid: 0, gid: 0 });
     assert.deepEqual(meta.get('etc-shadow'), { type: 'file', mode: 0o400, uid: 0, gid: 42 });
     assert.deepEqual(meta.get('su-again'), meta.get('su'));

@@ -14,70 +14,8 @@ import { createGunzip } from 'node:zlib';
 import { applyLayer } from '../../plugins/kind-rootfs/apply/apply.js';
 import { readRecord, recordPathFor } from '../../plugins/kind-rootfs/apply/record.js';
 import { repoRoot, tempDir } from '../support/paths.js';
-import { listTree, type TreeNode } from '../support/rootfs.js';
-import { layoutLayers, umociImage, umociUnpack } from '../support/umoci.js';
-
-const LONG = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
-
-/** One shell step per layer; $R is the bundle's rootfs. */
-export const STEPS = [
-  // 1: a base tree
-  `mkdir -p $R/etc $R/bin $R/usr/lib $R/run $R/tmp $R/var/empty $R/dev $R/usr/share/${'d'.repeat(120)}
-   echo root:x:0:0 > $R/etc/passwd; echo 127.0.0.1 > $R/etc/hosts
-   echo secret > $R/etc/shadow; chown 0:42 $R/etc/shadow; chmod 0640 $R/etc/shadow
-   echo tool > $R/bin/tool; chmod 4755 $R/bin/tool; setfattr -n user.note -v hello $R/bin/tool; ln $R/bin/tool $R/bin/tool2
-   ln -s tool $R/bin/sh; ln -s /usr/lib $R/lib
-   mkfifo -m 0620 $R/run/pipe; chmod 1777 $R/tmp
-   echo lib > $R/usr/lib/libx; chown 1000:1000 $R/usr/lib/libx; mkdir $R/usr/lib/sub; echo s > $R/usr/lib/sub/s
-   chown 5:6 $R/var/empty; chmod 0700 $R/var/empty
-   mknod -m 0666 $R/dev/zero c 1 5
-   echo long > $R/usr/share/${LONG}
-   touch -h -d @1500000000 $R/bin/sh $R/usr/lib/libx $R/etc`,
-  // 2: deletions and type changes
-  `rm $R/etc/shadow; rm -rf $R/usr/lib
-   rm $R/bin/sh; echo shell > $R/bin/sh
-   rmdir $R/var/empty; ln -s ../tmp $R/var/empty
-   rm $R/etc/hosts; mkdir $R/etc/hosts; echo inner > $R/etc/hosts/inner
-   ln $R/bin/tool $R/etc/hl; ln -s /etc $R/bin/etc-abs
-   chmod 2750 $R/run; chgrp 7 $R/run
-   touch -h -d @1600000000 $R/bin/etc-abs $R/etc/hosts/inner`,
-  // 3: more changes on changed things
-  `rm -rf $R/tmp; mkdir $R/tmp; chmod 1777 $R/tmp; echo n > $R/tmp/n
-   rm $R/bin/tool2; rm $R/run/pipe; echo now-a-file > $R/run/pipe
-   rm $R/dev/zero; rm $R/bin/etc-abs; mkdir $R/bin/etc-abs
-   mkdir -p $R/usr/lib; echo back > $R/usr/lib/libx
-   dd if=/dev/urandom of=$R/bin/big bs=64k count=20 2>/dev/null`,
-];
-
-type Shape = Omit<TreeNode, 'ino' | 'nlink'> & { links?: string };
-
-/** A tree as comparable data: inode numbers become hardlink groups (the paths sharing one). */
-function shapeOf(tree: Map<string, TreeNode>): Map<string, Shape> {
-  const groups = new Map<number, string[]>();
-  for (const [path, node] of tree) {
-    if (node.type !== 'directory' && node.nlink > 1)
-      groups.set(node.ino, [...(groups.get(node.ino) ?? []), path]);
-  }
-  const out = new Map<string, Shape>();
-  for (const [path, node] of tree) {
-    const { ino, nlink: _nlink, ...rest } = node;
-    const group = groups.get(ino);
-    out.set(path, group && node.type !== 'directory' ? { ...rest, links: group.sort().join(' ') } : rest);
-  }
-  return out;
-}
-
-function diff(ours: Map<string, Shape>, theirs: Map<string, Shape>): string[] {
-  const out: string[] = [];
-  for (const [path, shape] of theirs) {
-    const mine = ours.get(path);
-    if (!mine) out.push(`missing ${path}`);
-    else if (JSON.stringify(mine) !== JSON.stringify(shape))
-      out.push(`${path}: ours ${JSON.stringify(mine)} umoci ${JSON.stringify(shape)}`);
-  }
-  for (const path of ours.keys()) if (!theirs.has(path)) out.push(`extra ${path}`);
-  return out;
-}
+import { diffShapes as diff, listTree, type Shape, shapeOf } from '../support/rootfs.js';
+import { LONG, layoutLayers, SAMPLE_STEPS as STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 
 describe('applyLayer against umoci unpack', () => {
   let base: string;

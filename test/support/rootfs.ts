@@ -105,3 +105,33 @@ export function gnuLongName(name: string): Buffer {
   data.copy(padded);
   return Buffer.concat([rawHeader('././@LongLink', 'L', data.length), padded]);
 }
+
+export type Shape = Omit<TreeNode, 'ino' | 'nlink'> & { links?: string };
+
+/** A tree as comparable data: inode numbers become hardlink groups (the paths sharing one). */
+export function shapeOf(tree: Map<string, TreeNode>): Map<string, Shape> {
+  const groups = new Map<number, string[]>();
+  for (const [path, node] of tree) {
+    if (node.type !== 'directory' && node.nlink > 1)
+      groups.set(node.ino, [...(groups.get(node.ino) ?? []), path]);
+  }
+  const out = new Map<string, Shape>();
+  for (const [path, node] of tree) {
+    const { ino, nlink: _nlink, ...rest } = node;
+    const group = groups.get(ino);
+    out.set(path, group && node.type !== 'directory' ? { ...rest, links: group.sort().join(' ') } : rest);
+  }
+  return out;
+}
+
+export function diffShapes(ours: Map<string, Shape>, theirs: Map<string, Shape>): string[] {
+  const out: string[] = [];
+  for (const [path, shape] of theirs) {
+    const mine = ours.get(path);
+    if (!mine) out.push(`missing ${path}`);
+    else if (JSON.stringify(mine) !== JSON.stringify(shape))
+      out.push(`${path}: ours ${JSON.stringify(mine)} umoci ${JSON.stringify(shape)}`);
+  }
+  for (const path of ours.keys()) if (!theirs.has(path)) out.push(`extra ${path}`);
+  return out;
+}

@@ -53,3 +53,43 @@ export async function layoutLayers(
     config,
   };
 }
+
+export const LONG = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
+
+/**
+ * The sample image of the rootfs suites, one shell step per layer ($R is the bundle's rootfs):
+ * deletions, type changes in every direction, hardlinks, symlinks, a fifo, a device, special modes,
+ * owners, an xattr and long names.
+ */
+export const SAMPLE_STEPS = [
+  // 1: a base tree
+  `mkdir -p $R/etc $R/bin $R/usr/lib $R/run $R/tmp $R/var/empty $R/dev $R/usr/share/${'d'.repeat(120)}
+   echo root:x:0:0 > $R/etc/passwd; echo 127.0.0.1 > $R/etc/hosts
+   echo secret > $R/etc/shadow; chown 0:42 $R/etc/shadow; chmod 0640 $R/etc/shadow
+   echo tool > $R/bin/tool; chmod 4755 $R/bin/tool; setfattr -n user.note -v hello $R/bin/tool; ln $R/bin/tool $R/bin/tool2
+   ln -s tool $R/bin/sh; ln -s /usr/lib $R/lib
+   mkfifo -m 0620 $R/run/pipe; chmod 1777 $R/tmp
+   echo lib > $R/usr/lib/libx; chown 1000:1000 $R/usr/lib/libx; mkdir $R/usr/lib/sub; echo s > $R/usr/lib/sub/s
+   chown 5:6 $R/var/empty; chmod 0700 $R/var/empty
+   mknod -m 0666 $R/dev/zero c 1 5
+   echo long > $R/usr/share/${LONG}
+   touch -h -d @1500000000 $R/bin/sh $R/usr/lib/libx $R/etc`,
+  // 2: deletions and type changes
+  `rm $R/etc/shadow; rm -rf $R/usr/lib
+   rm $R/bin/sh; echo shell > $R/bin/sh
+   rmdir $R/var/empty; ln -s ../tmp $R/var/empty
+   rm $R/etc/hosts; mkdir $R/etc/hosts; echo inner > $R/etc/hosts/inner
+   ln $R/bin/tool $R/etc/hl; ln -s /etc $R/bin/etc-abs
+   chmod 2750 $R/run; chgrp 7 $R/run
+   touch -h -d @1600000000 $R/bin/etc-abs $R/etc/hosts/inner`,
+  // 3: more changes on changed things
+  `rm -rf $R/tmp; mkdir $R/tmp; chmod 1777 $R/tmp; echo n > $R/tmp/n
+   rm $R/bin/tool2; rm $R/run/pipe; echo now-a-file > $R/run/pipe
+   rm $R/dev/zero; rm $R/bin/etc-abs; mkdir $R/bin/etc-abs
+   mkdir -p $R/usr/lib; echo back > $R/usr/lib/libx
+   openssl rand -out $R/bin/big 1310720`,
+];
+
+/** A last step for the output suites: a device and a fifo that stay in the final tree. */
+export const NODES_STEP = `mkdir -p $R/dev; mknod -m 0640 $R/dev/zero c 1 5; chown 0:6 $R/dev/zero; mkfifo -m 0600 $R/dev/initctl
+   touch -h -d @1700000000 $R/dev/zero $R/dev/initctl $R/dev`;

@@ -210,6 +210,7 @@ class LayerState {
           ]);
           await this.finishNode(path, meta, times);
         } else {
+          meta.mtime = times.mtime;
           this.stats.skippedDevices++;
           this.options.log?.warn(
             `${this.label}: device ${shown(header.name)} (${kind} ${meta.rdev.join(':')}) not made (needs root); kept in the record`,

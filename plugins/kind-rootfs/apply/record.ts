@@ -21,6 +21,8 @@ export interface EntryMeta {
   uid: number;
   gid: number;
   rdev?: [number, number];
+  /** Seconds; only for devices, which are not on disk rootless to carry it. */
+  mtime?: number;
 }
 
 export type RecordLine =

@@ -209,6 +209,10 @@ export const CODES = {
     'A layer or the image unpacks to more bytes than the configured budget (stopped before writing past it).',
   ),
   LAYER_ENTRY_LIMIT: c(EXIT.FORMAT, 'A layer or the image holds more entries than the configured limit.'),
+  NO_MATCHING_PLATFORM: c(
+    EXIT.NOT_FOUND,
+    'No image of the index is for the requested platform (os/architecture/variant; what exists is listed).',
+  ),
   ROOTFS_OUTPUT_FAILED: c(
     EXIT.OUTPUT,
     'A root filesystem could not be turned into its tar, ext4 or erofs output (the tool and its message are named).',

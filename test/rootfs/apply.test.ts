@@ -247,6 +247,35 @@ describe('applyLayer: limits', () => {
     assert.deepEqual([...(await listTree(root)).keys()], ['']);
   });
 
+  it('a PAX header announcing 1 GiB of records stops before tar-stream buffers it', async () => {
+    const root = await freshRoot();
+    function* bomb() {
+      yield rawHeader('PaxHeader', 'x', 2 ** 30);
+      const filler = Buffer.alloc(1 << 20, 0x41);
+      for (;;) yield filler;
+    }
+    await assert.rejects(applyLayer(Readable.from(bomb()), root), (e) => {
+      assert.ok(isOcipullError(e, 'LAYER_SIZE_LIMIT'), String(e));
+      assert.match((e as Error).message, /PAX header record of 1\.0 GiB/);
+      return true;
+    });
+    // A GNU long name of a few KiB is fine (the guard skips the data of every record it passes).
+    const name = `${'n'.repeat(200)}/${'m'.repeat(250)}`;
+    const data = Buffer.alloc(1024);
+    data.write('ok');
+    const body = Buffer.concat([
+      rawHeader('n'.repeat(99), '5', 0),
+      gnuLongName(`${'n'.repeat(200)}/`),
+      rawHeader('x', '5', 0),
+      gnuLongName(name),
+      rawHeader('x', '0', 1000),
+      data,
+      Buffer.alloc(1024),
+    ]);
+    await applyLayer(Readable.from([body]), root);
+    assert.equal((await readFile(join(root, name))).subarray(0, 2).toString(), 'ok');
+  });
+
   it('layers each within their budget stop when the image passes its own (one Budget per image)', async () => {
     const root = await freshRoot();
     const budget = new Budget({ imageBytes: 1500, layerBytes: 1000 });

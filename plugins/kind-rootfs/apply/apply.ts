@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { isAbortError, isOcipullError, type Logger, OcipullError } from 'ocipull';
 import tar, { type Header } from 'tar-stream';
+import { metaGuard } from './guard.js';
 import { Budget, type LayerBudget, type Limits } from './limits.js';
 import { classify, components, shown } from './names.js';
 import type { EntryMeta, EntryType, RecordWriter } from './record.js';
@@ -80,7 +81,7 @@ export async function applyLayer(
 ): Promise<LayerStats> {
   const state = new LayerState(root, options);
   const extract = tar.extract();
-  const feeding = pipeline(input, extract);
+  const feeding = pipeline(input, metaGuard(options.label ?? 'layer'), extract);
   let failure: unknown;
   try {
     for await (const entry of extract) {

@@ -161,6 +161,88 @@ const CASES: Case[] = [
     layers: (o) => [[sym('deep/er/link', o), file('deep/er/link/pwn')]],
     check: async (root, o) => assert.equal(await readFile(join(root, o, 'pwn'), 'utf8'), 'pwned'),
   },
+  // After containerd's pkg/archive TestBreakouts (translated: absolute names are refused here).
+  {
+    name: 'hardlinks through symlinks resolve inside the tree (HardlinkRelative, HardlinkAbsolute)',
+    layers: () => [
+      [
+        dir('etc'),
+        file('etc/passwd', 'inside'),
+        dir('breakouts'),
+        sym('breakouts/d1', '../../etc'),
+        hard('breakouts/mypasswd', 'breakouts/d1/passwd'),
+        sym('localetc', '/etc'),
+        hard('localpasswd', 'localetc/passwd'),
+      ],
+    ],
+    check: async (root) => {
+      const ino = async (p: string) => (await lstat(join(root, p))).ino;
+      const passwd = await ino('etc/passwd');
+      assert.equal(await ino('breakouts/mypasswd'), passwd);
+      assert.equal(await ino('localpasswd'), passwd);
+    },
+  },
+  {
+    name: 'a whiteout of a symlink to a directory removes the link, not the directory (WhiteoutSymlink)',
+    layers: (o) => [
+      [dir('etc'), file('etc/passwd', 'all users'), sym('localetc', '/etc'), sym('out', o)],
+      [whiteout('.wh.localetc'), whiteout('.wh.out')],
+    ],
+    check: async (root) => {
+      assert.equal(await readFile(join(root, 'etc/passwd'), 'utf8'), 'all users');
+      await assert.rejects(lstat(join(root, 'localetc')), { code: 'ENOENT' });
+      await assert.rejects(lstat(join(root, 'out')), { code: 'ENOENT' });
+    },
+  },
+  {
+    name: 'a whiteout under a dangling symlink is a no-op (WhiteoutDeadSymlinkParent)',
+    layers: () => [
+      [dir('etc'), file('etc/passwd', 'all users'), sym('localetc', '/dne')],
+      [whiteout('localetc/.wh.etc')],
+    ],
+    check: async (root) => assert.equal(await readFile(join(root, 'etc/passwd'), 'utf8'), 'all users'),
+  },
+  {
+    name: 'a .wh. prefix on a directory component is an ordinary name (WhiteoutDirectoryName)',
+    layers: () => [[dir('etc'), file('etc/passwd', 'all users')], [file('.wh.etc/somefile', 'non-empty')]],
+    check: async (root) => {
+      assert.equal(await readFile(join(root, 'etc/passwd'), 'utf8'), 'all users');
+      assert.equal(await readFile(join(root, '.wh.etc/somefile'), 'utf8'), 'non-empty');
+    },
+  },
+  {
+    name: 'a file over one name of a hardlink group leaves the others (DirectoryOverrideSymlinkAndHardlink)',
+    layers: () => [
+      [
+        dir('etc'),
+        file('etc/passwd', 'inside'),
+        sym('localetc', 'etc'),
+        hard('etc/localpasswd', 'etc/passwd'),
+      ],
+      [dir('localetc'), file('localetc/localpasswd', 'different')],
+    ],
+    check: async (root) => {
+      assert.equal(await readFile(join(root, 'etc/passwd'), 'utf8'), 'inside');
+      assert.equal(await readFile(join(root, 'etc/localpasswd'), 'utf8'), 'inside');
+      assert.ok((await lstat(join(root, 'localetc'))).isDirectory());
+      assert.equal(await readFile(join(root, 'localetc/localpasswd'), 'utf8'), 'different');
+    },
+  },
+  {
+    name: 'a symlink named .. (SymlinkParentDirectory)',
+    layers: () => [[sym('..', '/etc/')]],
+    code: 'LAYER_UNSAFE_PATH',
+  },
+  {
+    name: 'a symlink named by a path through .. (SymlinkParentRelative)',
+    layers: () => [[sym('localetc/sub/..', '/etc/')]],
+    code: 'LAYER_UNSAFE_PATH',
+  },
+  {
+    name: 'a symlink naming the root itself (SymlinkEmptyFilename)',
+    layers: () => [[sym('./', '/etc/')]],
+    code: 'LAYER_INVALID',
+  },
 ];
 
 describe('applyLayer: hostile layers are refused or contained; nothing is written outside the target', () => {

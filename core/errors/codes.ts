@@ -212,6 +212,28 @@ export const CODES = {
     EXIT.USAGE,
     'An image config field (platform, env, label, user, base config) is not valid; the field and the accepted form are named.',
   ),
+  // root filesystems (kind rootfs)
+  LAYER_UNSAFE_PATH: c(
+    EXIT.FORMAT,
+    'A layer entry or hardlink target is absolute, climbs out with `..`, or names nothing; nothing is written outside the tree.',
+  ),
+  LAYER_INVALID: c(
+    EXIT.FORMAT,
+    'A layer entry cannot be applied: a hardlink to a missing entry or a directory, a parent that is a file, a malformed header.',
+  ),
+  LAYER_SIZE_LIMIT: c(
+    EXIT.FORMAT,
+    'A layer or the image unpacks to more bytes than the configured budget (stopped before writing past it).',
+  ),
+  LAYER_ENTRY_LIMIT: c(EXIT.FORMAT, 'A layer or the image holds more entries than the configured limit.'),
+  NO_MATCHING_PLATFORM: c(
+    EXIT.NOT_FOUND,
+    'No image of the index is for the requested platform (os/architecture/variant; what exists is listed).',
+  ),
+  ROOTFS_OUTPUT_FAILED: c(
+    EXIT.OUTPUT,
+    'A root filesystem could not be turned into its tar, ext4 or erofs output (the tool and its message are named).',
+  ),
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

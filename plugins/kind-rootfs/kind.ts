@@ -1,0 +1,175 @@
+/**
+ * The `rootfs` artifact kind: an image's layers applied in order into a tree (docs/rootfs.md).
+ * The plan is ordered custom parts: the config first (its diff_ids and runtime settings), then
+ * each layer, decoded and applied into the staging tree while its uncompressed bytes are hashed
+ * against the config's diff_id. `finish` closes the rootless record and writes the tar / ext4 /
+ * erofs output when one is asked (`kinds.rootfs.format`).
+ */
+import { rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  type Kind,
+  type KindPlanRequest,
+  MAX_DOCUMENT_BYTES,
+  OcipullError,
+  type Part,
+  type PlaceRequest,
+  type Plan,
+  readAll,
+} from 'ocipull';
+import { applyLayer, type LayerStats } from './apply/apply.js';
+import { Budget, type Limits } from './apply/limits.js';
+import { RecordWriter, recordPathFor } from './apply/record.js';
+import { decodeLayer, hashing } from './decode.js';
+import { treeToErofs, treeToExt4 } from './output/disk.js';
+import { treeToTar } from './output/tar.js';
+import { chooseManifest } from './platform.js';
+import { type RuntimeSettings, runtimeSettings } from './runtime.js';
+
+export const KIND_NAME = 'rootfs';
+/** An image config larger than this is refused (the documents' own limit). */
+const CONFIG_LIMIT = MAX_DOCUMENT_BYTES;
+
+/** `kinds.rootfs` settings. */
+export interface RootfsSettings {
+  /** `tree` (default): the directory; `tar`, `ext4`, `erofs`: a file made from it. */
+  format?: 'tree' | 'tar' | 'ext4' | 'erofs';
+  /** ext4 size in bytes (default: the content plus headroom). */
+  size?: number;
+  limits?: Partial<Limits>;
+  /** Apply owners and devices (default: running as root). */
+  asRoot?: boolean;
+}
+
+export function rootfsSettings(settings: unknown): RootfsSettings {
+  const kinds = (settings as { kinds?: Record<string, unknown> }).kinds;
+  return (kinds?.[KIND_NAME] as RootfsSettings | undefined) ?? {};
+}
+
+/** What one pull of the kind accumulates while its parts are placed. */
+class RootfsRun {
+  diffIds: string[] = [];
+  runtime?: RuntimeSettings;
+  readonly layers: LayerStats[] = [];
+  private record?: RecordWriter;
+  private readonly budget: Budget;
+  private readonly asRoot: boolean;
+
+  constructor(
+    readonly options: RootfsSettings,
+    readonly details: Record<string, unknown>,
+  ) {
+    this.budget = new Budget(options.limits);
+    this.asRoot = options.asRoot ?? process.getuid?.() === 0;
+  }
+
+  async placeConfig(request: PlaceRequest): Promise<void> {
+    const config = JSON.parse(
+      (await readAll(request.input, CONFIG_LIMIT, 'the image config')).toString('utf8'),
+    ) as {
+      rootfs?: { diff_ids?: unknown };
+    };
+    const ids = config.rootfs?.diff_ids;
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) {
+      throw new OcipullError(
+        'MANIFEST_INVALID',
+        'the image config has no rootfs.diff_ids (an array of digests)',
+        {
+          hint: 'an image config (application/vnd.oci.image.config.v1+json) lists the uncompressed layer digests',
+        },
+      );
+    }
+    this.diffIds = ids as string[];
+    this.runtime = runtimeSettings(config);
+    this.details.runtime = this.runtime;
+  }
+
+  async placeLayer(index: number, request: PlaceRequest): Promise<void> {
+    const expected = this.diffIds[index];
+    if (expected === undefined) {
+      throw new OcipullError('MANIFEST_INVALID', `layer ${index} has no diff_id in the image config`);
+    }
+    if (!this.asRoot) this.record ??= new RecordWriter(recordPathFor(request.staging));
+    const hash = hashing();
+    const decoded: Readable = await decodeLayer(request.input);
+    const feeding = pipeline(decoded, hash, { signal: request.signal }).catch((error: unknown) => {
+      hash.destroy(error as Error);
+    });
+    const stats = await applyLayer(hash, request.staging, {
+      asRoot: this.asRoot,
+      record: this.record,
+      budget: this.budget,
+      label: `layer ${index} (${request.part.descriptor.digest})`,
+      log: request.log,
+      signal: request.signal,
+    });
+    await feeding;
+    const actual = hash.digest();
+    if (actual !== expected) {
+      throw new OcipullError(
+        'DIGEST_MISMATCH',
+        `layer ${index} (${request.part.descriptor.digest}) uncompressed is ${actual}, the config's diff_id says ${expected}`,
+        { hint: 'the layer and the config disagree: the image is corrupt or was altered' },
+      );
+    }
+    this.layers.push(stats);
+    this.details.layers = this.layers.length;
+  }
+
+  /** Close the record; for a file format, make it from the tree and put it where the tree was. */
+  async finish(staging: string, signal: AbortSignal): Promise<void> {
+    await this.record?.close();
+    const format = this.options.format ?? 'tree';
+    if (format === 'tree') return;
+    const tree = `${staging}.tree`;
+    await rename(staging, tree);
+    const recordPath = recordPathFor(staging);
+    if (format === 'tar') await treeToTar(tree, staging, { recordPath, signal });
+    else if (format === 'ext4')
+      await treeToExt4(tree, staging, { recordPath, size: this.options.size, signal });
+    else await treeToErofs(tree, staging, { recordPath, signal });
+    await rm(tree, { recursive: true, force: true });
+    await rm(recordPath, { force: true });
+  }
+}
+
+export class RootfsKind implements Kind {
+  readonly name = KIND_NAME;
+  readonly description =
+    "a container image's layers applied into a root filesystem (a tree, tar, ext4 or erofs)";
+
+  async plan(request: KindPlanRequest): Promise<Plan> {
+    const { descriptor, document } = await chooseManifest(request);
+    const { manifest } = document;
+    const details: Record<string, unknown> = { format: rootfsSettings(request.settings).format ?? 'tree' };
+    const run = new RootfsRun(rootfsSettings(request.settings), details);
+    const config: Part = {
+      role: 'config',
+      descriptor: manifest.config,
+      place: { type: 'custom', place: (r) => run.placeConfig(r) },
+      decode: { unpack: 'blob', codec: 'none' },
+    };
+    const layers: Part[] = manifest.layers.map((layer, i) => ({
+      role: 'layer',
+      descriptor: layer,
+      place: { type: 'custom', place: (r) => run.placeLayer(i, r) },
+      decode: { unpack: 'tar', codec: 'auto' },
+    }));
+    return {
+      kind: KIND_NAME,
+      manifestDescriptor: descriptor,
+      manifest,
+      platform: descriptor.platform ?? {
+        os: request.settings.os,
+        architecture: request.settings.arch,
+        ...(request.settings.variant ? { variant: request.settings.variant } : {}),
+      },
+      parts: [config, ...layers],
+      output: { type: 'tree' },
+      ordered: true,
+      details,
+      finish: (staging, signal) => run.finish(staging, signal),
+    };
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Tree → outputs: the sample umoci image (plus a device and a fifo that stay) applied, then written
+ * as tar, ext4 and erofs. The disks pass their checkers and, mounted read-only on a loop device,
+ * hold umoci's tree; the tar applied again gives the same tree. The same when the tree and the
+ * outputs are made by the nobody user (the record carries owners, modes and devices).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createGunzip } from 'node:zlib';
+import { isOcipullError } from 'ocipull';
+import { applyLayer } from '../../plugins/kind-rootfs/apply/apply.js';
+import { treeToErofs, treeToExt4 } from '../../plugins/kind-rootfs/output/disk.js';
+import { treeToTar } from '../../plugins/kind-rootfs/output/tar.js';
+import { withMounted } from '../support/mount.js';
+import { repoRoot, tempDir } from '../support/paths.js';
+import { diffShapes, listTree, type Shape, shapeOf } from '../support/rootfs.js';
+import { layoutLayers, NODES_STEP, SAMPLE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
+
+/** The tree of a mounted disk without what the file system adds (ext4's lost+found) and its root. */
+async function mountedShape(dir: string): Promise<Map<string, Shape>> {
+  const shape = shapeOf(await listTree(dir));
+  shape.delete('lost+found');
+  shape.delete('');
+  return shape;
+}
+
+function withoutRoot(shape: Map<string, Shape>): Map<string, Shape> {
+  const copy = new Map(shape);
+  copy.delete('');
+  return copy;
+}
+
+describe('rootfs outputs: tar, ext4, erofs', () => {
+  let base: string;
+  let cleanup: () => Promise<void>;
+  let layers: string[];
+  let expected: Map<string, Shape>;
+  let tree: string;
+
+  before(async () => {
+    ({ dir: base, cleanup } = await tempDir('ocipull-outputs-'));
+    await chmod(base, 0o755);
+    const layout = umociImage(base, [...SAMPLE_STEPS, NODES_STEP]);
+    execFileSync('chmod', ['-R', 'a+rX', layout]);
+    layers = (await layoutLayers(layout)).layers.map((l) => l.path);
+    expected = withoutRoot(shapeOf(await listTree(umociUnpack(layout, join(base, 'umoci')))));
+    assert.equal(expected.get('dev/zero')?.type, 'char');
+    tree = join(base, 'tree');
+    await mkdir(tree);
+    for (const layer of layers)
+      await applyLayer(createReadStream(layer).pipe(createGunzip()), tree, { asRoot: true });
+  });
+  after(() => cleanup());
+
+  it('ext4 (sized to the content): e2fsck -fn passes and the mounted disk holds the tree', async () => {
+    const out = join(base, 'root.ext4');
+    const facts = await treeToExt4(tree, out, { label: 'rootfs' });
+    assert.equal((await stat(out)).size, facts.bytes);
+    assert.ok(facts.bytes < 64 * 1024 * 1024, `sized to the content: ${facts.bytes}`);
+    execFileSync('e2fsck', ['-fn', out], { stdio: 'pipe' });
+    const mounted = await withMounted(out, 'ext4', join(base, 'mnt-ext4'), mountedShape);
+    assert.deepEqual(diffShapes(mounted, expected), []);
+  });
+
+  it('ext4 of a given size, and a size too small refused with ROOTFS_OUTPUT_FAILED leaving nothing', async () => {
+    const out = join(base, 'sized.ext4');
+    await treeToExt4(tree, out, { size: 96 * 1024 * 1024 });
+    assert.equal((await stat(out)).size, 96 * 1024 * 1024);
+    const small = join(base, 'small.ext4');
+    await assert.rejects(treeToExt4(tree, small, { size: 64 * 1024 }), (e) =>
+      isOcipullError(e, 'ROOTFS_OUTPUT_FAILED'),
+    );
+    await assert.rejects(stat(small), { code: 'ENOENT' });
+    // mkfs.ext4 itself failing (room for the files, none for the metadata) is named too.
+    await assert.rejects(treeToExt4(tree, small, { size: 1536 * 1024 }), (e) => {
+      assert.ok(isOcipullError(e, 'ROOTFS_OUTPUT_FAILED'), String(e));
+      assert.match((e as Error).message, /mkfs\.ext4/);
+      return true;
+    });
+    await assert.rejects(stat(small), { code: 'ENOENT' });
+  });
+
+  it('erofs: fsck.erofs passes and the mounted disk holds the tree', async () => {
+    const out = join(base, 'root.erofs');
+    await treeToErofs(tree, out);
+    execFileSync('fsck.erofs', [out], { stdio: 'pipe' });
+    const mounted = await withMounted(out, 'erofs', join(base, 'mnt-erofs'), mountedShape);
+    assert.deepEqual(diffShapes(mounted, expected), []);
+  });
+
+  it('tar: applied again it gives the same tree', async () => {
+    const out = join(base, 'root.tar');
+    const { entries } = await treeToTar(tree, out);
+    assert.equal(entries, expected.size);
+    const again = join(base, 'again');
+    await mkdir(again);
+    await applyLayer(createReadStream(out), again, { asRoot: true });
+    assert.deepEqual(diffShapes(withoutRoot(shapeOf(await listTree(again))), expected), []);
+  });
+
+  it('as nobody: tree, tar, ext4 and erofs made without root carry the image owners, modes and devices', async () => {
+    const area = join(base, 'rootless');
+    await mkdir(area);
+    await chmod(area, 0o777);
+    const root = join(area, 'tree');
+    await mkdir(root);
+    await chown(root, 65534, 65534);
+    const outputs = { tar: join(area, 'r.tar'), ext4: join(area, 'r.ext4'), erofs: join(area, 'r.erofs') };
+    const child = join(repoRoot, 'dist', 'test', 'support', 'apply-layers.js');
+    const report = JSON.parse(
+      execFileSync(
+        'setpriv',
+        [
+          '--reuid=nobody',
+          '--regid=nogroup',
+          '--clear-groups',
+          process.execPath,
+          child,
+          JSON.stringify({ root, layers, outputs }),
+        ],
+        { encoding: 'utf8', cwd: repoRoot },
+      ),
+    ) as { uid: number };
+    assert.equal(report.uid, 65534);
+    assert.equal((await stat(outputs.ext4)).uid, 65534);
+    execFileSync('e2fsck', ['-fn', outputs.ext4], { stdio: 'pipe' });
+    execFileSync('fsck.erofs', [outputs.erofs], { stdio: 'pipe' });
+    for (const [type, image] of [
+      ['ext4', outputs.ext4],
+      ['erofs', outputs.erofs],
+    ] as const) {
+      const mounted = await withMounted(image, type, join(base, `mnt-rootless-${type}`), mountedShape);
+      assert.deepEqual(diffShapes(mounted, expected), [], `${type} made rootless`);
+    }
+    const again = join(base, 'again-rootless');
+    await mkdir(again);
+    await applyLayer(createReadStream(outputs.tar), again, { asRoot: true });
+    assert.deepEqual(
+      diffShapes(withoutRoot(shapeOf(await listTree(again))), expected),
+      [],
+      'tar made rootless',
+    );
+  });
+});

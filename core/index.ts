@@ -2,6 +2,11 @@
  * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`).
  */
 
+export type {
+  CacheExportRequest,
+  CacheExportResult,
+  CacheListResult,
+} from './cache-commands.js';
 export { type CodecHints, CodecRegistry } from './codecs.js';
 export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
@@ -15,6 +20,7 @@ export {
   wrapPluginError,
 } from './errors/errors.js';
 export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
+export type { InspectEntry, InspectReport, InspectRequest } from './inspect.js';
 export { KindRegistry } from './kinds/registry.js';
 export type * from './kinds/types.js';
 export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
@@ -30,7 +36,17 @@ export {
   refName,
 } from './layout/read.js';
 export { type BlobInfo, LayoutStore } from './layout/store.js';
-export { createLogger } from './log.js';
+export {
+  type ConfigReport,
+  createOrchestrator,
+  type FrontEnd,
+  type LibraryCopyRequest,
+  Ocipull,
+  type OrchestratorSetup,
+  type ResolvedConfig,
+  type TransportOverrides,
+} from './library.js';
+export { createLogger, printable } from './log.js';
 export {
   createDigester,
   DigestVerifier,

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { OcipullError } from '../../errors/errors.js';
-import { COMPRESSORS, type PackCodec } from '../../publish/machine-os.js';
-import type { MergeStrategy } from '../../publish/merge.js';
-import { type PackDisk, runPack } from '../../publish/pack.js';
+import { type MergeStrategy, Ocipull, OcipullError, type PackCodec, type PackDisk } from 'ocipull';
 import { addConfigOptions, type CliContext, type CommonFlags, parseBool } from '../context.js';
 
 interface PackFlags extends CommonFlags {
@@ -91,7 +88,7 @@ export function registerPack(program: Command, context: CliContext): void {
     .option('--os <os>', 'operating system of the disks (default linux)')
     .option(
       '--compress <codec>',
-      `codec for uncompressed disks: ${COMPRESSORS.join(', ')} (default zstd); bzip2 and zip only name the codec of disks already compressed with it`,
+      `codec for uncompressed disks: ${Ocipull.packCompressors.join(', ')} (default zstd); bzip2 and zip only name the codec of disks already compressed with it`,
     )
     .option(
       '--title <name>',
@@ -120,11 +117,11 @@ export function registerPack(program: Command, context: CliContext): void {
         !(flags.compress in { zstd: 1, xz: 1, gzip: 1, none: 1, bzip2: 1, zip: 1 })
       ) {
         throw new OcipullError('USAGE', `--compress ${JSON.stringify(flags.compress)} is not a codec`, {
-          hint: `choose one of ${COMPRESSORS.join(', ')}`,
+          hint: `choose one of ${Ocipull.packCompressors.join(', ')}`,
         });
       }
-      const { orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
-      const result = await runPack(orchestrator, {
+      const { ocipull } = await context.setup({ ...flags, arch: undefined, os: undefined });
+      const result = await ocipull.pack({
         destination: dest,
         disks,
         arch: flags.arch,

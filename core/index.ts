@@ -120,6 +120,7 @@ export {
   runPack,
 } from './publish/pack.js';
 export type { TransferStats } from './publish/transfer.js';
+export { redactSecrets, secretsInArguments, urlForMessages } from './secrets.js';
 export type { Settings } from './settings.js';
 export { DEFAULT_SETTINGS } from './settings.js';
 export { didYouMean, distance, suggestion } from './suggest.js';

@@ -25,7 +25,7 @@ import type { PullRequest } from './pipeline/pull.js';
 import { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
 import { COMPRESSORS, type PackCodec } from './publish/machine-os.js';
 import { type PackRequest, type PackResult, runPack } from './publish/pack.js';
-import { passwordOf } from './secrets.js';
+import { masked, passwordOf } from './secrets.js';
 import type { Settings } from './settings.js';
 import type { CachePruneOptions, CachePruneResult, Logger, PullResult, TransportOptions } from './types.js';
 
@@ -156,7 +156,7 @@ export class Ocipull {
         ...config.settings,
         transport: {
           ...config.settings.transport,
-          creds: config.settings.transport.creds ? '***' : undefined,
+          creds: masked(config.settings.transport.creds),
         },
       },
     };

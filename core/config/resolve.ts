@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { hostArch } from '../oci/platform.js';
 import { defaultCacheDir, Orchestrator } from '../orchestrator.js';
+import { passwordOf } from '../secrets.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import type { Logger, TransportOptions } from '../types.js';
 import { loadConfigFile } from './load.js';
@@ -172,10 +173,8 @@ export async function createOrchestrator(resolved: ResolvedConfig, log: Logger):
   const orchestrator = new Orchestrator({ settings: resolved.settings, log });
   const plugins = await loadPlugins(resolved.plugins);
   for (const plugin of plugins) orchestrator.use(plugin);
-  if (resolved.settings.transport.creds) {
-    const [, password] = resolved.settings.transport.creds.split(/:(.*)/s);
-    if (password) log.redact(password);
-  }
+  const password = passwordOf(resolved.settings.transport.creds);
+  if (password) log.redact(password);
   return orchestrator;
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../support/paths.js';
 
@@ -42,5 +43,39 @@ describe('built-in plugins use only the public API', () => {
         `${folder.name} names itself ocipull-plugin-${folder.name}`,
       );
     }
+  });
+});
+
+describe('the CLI is a face over the library', () => {
+  it('no core/cli file imports anything but the public entry, node: modules, npm packages and core/cli itself', async () => {
+    const cli = join(repoRoot, 'core', 'cli');
+    const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const packages = new Set(Object.keys(pkg.dependencies));
+    const offenders: string[] = [];
+    const files = await sources(cli);
+    assert.ok(files.length >= 5, 'the CLI sources are found');
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      const specs = [
+        // static imports and re-exports, also over several lines
+        ...text.matchAll(/^\s*(?:import|export)\s[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/gm),
+        // side-effect imports and dynamic import()
+        ...text.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+        ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ].map((m) => m[1]!);
+      for (const spec of specs) {
+        const inside = spec.startsWith('.') && !relative(cli, resolve(dirname(file), spec)).startsWith('..');
+        const allowed =
+          spec === 'ocipull' ||
+          spec.startsWith('node:') ||
+          builtinModules.includes(spec) ||
+          packages.has(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!) ||
+          inside;
+        if (!allowed) offenders.push(`${relative(repoRoot, file)}: ${spec}`);
+      }
+    }
+    assert.deepEqual(offenders, []);
   });
 });

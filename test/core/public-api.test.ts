@@ -79,3 +79,113 @@ describe('the CLI is a face over the library', () => {
     assert.deepEqual(offenders, []);
   });
 });
+
+/**
+ * The runtime exports of the public entry: what plugins (built-in and third-party) and library
+ * users need, nothing the CLI alone wants. A change here is a change of the public API: say so
+ * in docs/plugins.md and docs/library.md.
+ */
+const PUBLIC_RUNTIME_EXPORTS = [
+  'Annotations',
+  'BackgroundFlush',
+  'CODES',
+  'EMPTY_DESCRIPTOR',
+  'EXIT',
+  'LayoutStore',
+  'MANIFEST_ACCEPT',
+  'MAX_DOCUMENT_BYTES',
+  'MAX_INDEX_ENTRIES',
+  'MediaTypes',
+  'Ocipull',
+  'OcipullError',
+  'Orchestrator',
+  'OutputFile',
+  'byteCounter',
+  'checkDiskFormat',
+  'checkLayoutVersion',
+  'checkTag',
+  'createExclusive',
+  'createLogger',
+  'createOrchestrator',
+  'decodeError',
+  'decodeInProcess',
+  'decodeWithChild',
+  'decoderCommand',
+  'describeNoSpace',
+  'digestOf',
+  'exitCodeFor',
+  'findExecutable',
+  'isDigest',
+  'isIndexMediaType',
+  'isManifestMediaType',
+  'isOcipullError',
+  'isTarLayerMediaType',
+  'layoutBlobPath',
+  'layoutTags',
+  'mergeIndex',
+  'normalizeArch',
+  'openLayoutFile',
+  'parseDigest',
+  'parseDocument',
+  'parseSourceRef',
+  'peek',
+  'printable',
+  'readAll',
+  'readLayoutFile',
+  'readLayoutIndex',
+  'redactSecrets',
+  'refName',
+  'renameReplacing',
+  'runCopy',
+  'runPack',
+  'sameArch',
+  'secretsInArguments',
+  'spaceErrno',
+  'tempName',
+  'toOcipullError',
+  'trackInput',
+  'urlForMessages',
+  'wrapPluginError',
+];
+
+describe('the public surface', () => {
+  it('exports exactly the listed runtime names', async () => {
+    const entry = (await import('ocipull')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(entry).sort(), [...PUBLIC_RUNTIME_EXPORTS].sort());
+  });
+
+  it('every runtime export is used by a plugin, a library caller (the CLI, a test) or is the library itself', async () => {
+    const users: string[] = [];
+    for (const dir of ['plugins', 'test', join('core', 'cli')]) {
+      users.push(...(await sources(join(repoRoot, dir))), ...(await allTests(join(repoRoot, dir))));
+    }
+    users.push(...(await allTests(join(repoRoot, 'core'))));
+    const used = new Set<string>();
+    for (const file of users) {
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*'ocipull'/g)) {
+        for (const name of m[1]!.split(','))
+          used.add(
+            name
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)[0]!,
+          );
+      }
+    }
+    assert.deepEqual(
+      PUBLIC_RUNTIME_EXPORTS.filter((name) => !used.has(name)),
+      [],
+    );
+  });
+});
+
+async function allTests(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await allTests(full)));
+    else if (entry.name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}

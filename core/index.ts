@@ -1,62 +1,62 @@
 /**
- * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`).
+ * The public API of ocipull: what built-in and third-party plugins import (`from 'ocipull'`) and
+ * what library users call (`createOrchestrator`, see docs/library.md). Only what a plugin or a
+ * library user needs is here; test/core/public-api.test.ts keeps the list.
  */
 
 export { builtinCodecs, codecsOf } from './builtin-codecs.js';
+export type { CacheExportRequest, CacheExportResult, CacheListResult } from './cache-commands.js';
 export { decoderStream, type StreamDecoderParts } from './codec-stream.js';
-export { type CodecHints, CodecRegistry, layerMediaType, titleExtension } from './codecs.js';
-export { checkDiskFormat, DISK_HEAD_BYTES, DISK_MAGICS, diskFormatOfBytes } from './disk-format.js';
+export { type CodecHints, type CodecRegistry, layerMediaType, titleExtension } from './codecs.js';
+export { checkDiskFormat, DISK_HEAD_BYTES } from './disk-format.js';
 export { CODES, type CodeInfo, type ErrorCode, EXIT, exitCodeFor } from './errors/codes.js';
 export {
   type ErrorDetails,
-  fail,
   isAbortError,
   isOcipullError,
   OcipullError,
   toOcipullError,
   wrapPluginError,
 } from './errors/errors.js';
-export { type Hooks, hasTaps, tappedKeys } from './hooks.js';
-export { KindRegistry } from './kinds/registry.js';
+export type { Hooks } from './hooks.js';
+export type { InspectEntry, InspectReport, InspectRequest } from './inspect.js';
+export type { KindRegistry } from './kinds/registry.js';
 export type * from './kinds/types.js';
 export { type LayoutFile, openLayoutFile, readLayoutFile } from './layout/files.js';
 export { createExclusive, renameReplacing, tempName } from './layout/portable.js';
 export {
   checkLayoutVersion,
   checkTag,
-  LAYOUT_VERSION,
   layoutBlobPath,
   layoutTags,
-  parseLayoutIndex,
   readLayoutIndex,
   refName,
 } from './layout/read.js';
 export { type BlobInfo, LayoutStore } from './layout/store.js';
-export { createLogger } from './log.js';
 export {
-  createDigester,
-  DigestVerifier,
-  digestOf,
-  isDigest,
-  type ParsedDigest,
-  parseDigest,
-  verifyBytes,
-} from './oci/digest.js';
-export { checkDescriptor, MAX_DOCUMENT_BYTES, MAX_INDEX_ENTRIES, parseDocument } from './oci/documents.js';
+  type ConfigReport,
+  createOrchestrator,
+  type FrontEnd,
+  type LibraryCopyRequest,
+  Ocipull,
+  type OrchestratorSetup,
+  type ResolvedConfig,
+  type TransportOverrides,
+} from './library.js';
+export { createLogger, printable } from './log.js';
+export { digestOf, isDigest, type ParsedDigest, parseDigest } from './oci/digest.js';
+export { MAX_DOCUMENT_BYTES, MAX_INDEX_ENTRIES, parseDocument } from './oci/documents.js';
 export {
   Annotations,
   EMPTY_DESCRIPTOR,
-  INDEX_MEDIA_TYPES,
   isIndexMediaType,
   isManifestMediaType,
   isTarLayerMediaType,
   MANIFEST_ACCEPT,
-  MANIFEST_MEDIA_TYPES,
   MediaTypes,
 } from './oci/media-types.js';
-export { hostArch, normalizeArch, sameArch, unameArch } from './oci/platform.js';
-export { defaultCacheDir, Orchestrator, type OrchestratorOptions } from './orchestrator.js';
-export { isTransient } from './pipeline/blob-stream.js';
+export { normalizeArch, sameArch } from './oci/platform.js';
+export { Orchestrator, type OrchestratorOptions } from './orchestrator.js';
 export { type WorkerDecoderSpec, workerDecoder } from './pipeline/decode-worker.js';
 export {
   byteCounter,
@@ -66,24 +66,21 @@ export {
   decodeError,
   decodeInProcess,
   decoderCommand,
-  decoderMode,
   decodeWithChild,
   expansionError,
   findExecutable,
   type InProcessDecoder,
   type InProcessOptions,
   type InputTail,
-  sliceChunks,
   trackInput,
 } from './pipeline/decoder.js';
 export { BackgroundFlush } from './pipeline/flush.js';
 export { OutputFile } from './pipeline/output.js';
 export { peek } from './pipeline/peek.js';
-export { majorMinor, type PullRequest } from './pipeline/pull.js';
+export type { PullRequest } from './pipeline/pull.js';
 export { parseSourceRef, readAll } from './pipeline/source.js';
-export { describeNoSpace, formatSize, freeBytes, spaceErrno } from './pipeline/space.js';
+export { describeNoSpace, formatSize, spaceErrno } from './pipeline/space.js';
 export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
-export { isDestination, openDestination } from './publish/destination.js';
 export { decodedHead } from './publish/disk-head.js';
 export {
   checkTitle,
@@ -94,9 +91,7 @@ export {
   type PackCodec,
 } from './publish/machine-os.js';
 export {
-  diskKey,
   type EntryKey,
-  MERGE_STRATEGIES,
   type MergeResult,
   type MergeStrategy,
   mergeIndex,
@@ -110,7 +105,7 @@ export {
   runPack,
 } from './publish/pack.js';
 export type { TransferStats } from './publish/transfer.js';
-export type { Settings } from './settings.js';
-export { DEFAULT_SETTINGS } from './settings.js';
-export { didYouMean, distance, suggestion } from './suggest.js';
+export { redactSecrets, secretsInArguments, urlForMessages } from './secrets.js';
+export { DEFAULT_SETTINGS, type Settings } from './settings.js';
+export { suggestion } from './suggest.js';
 export type * from './types.js';

@@ -1,3 +1,8 @@
+import { SecretSet } from './secrets.js';
+
+// Scrubbing lives in secrets.ts; these names stay importable from here for existing callers.
+export { redactSecrets, withoutUserinfo } from './secrets.js';
+
 import type { Logger, LogLevel } from './types.js';
 
 const ORDER: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
@@ -26,45 +31,13 @@ export function printable(text: string, options: { multiline?: boolean } = {}): 
   return text.replace(options.multiline ? UNPRINTABLE_KEEP_LF : UNPRINTABLE, escaped);
 }
 
-/**
- * The tool's own words about credentials (`--creds USER:PASSWORD` in hints): a password that
- * happens to be one of them (`PASS`, `creds`) must not turn the advice into `--*** USER:***`.
- */
-const OWN_WORDS = [
-  '--creds USER:PASSWORD',
-  '--creds USER:PASS',
-  'USER:PASSWORD@',
-  'USER:PASSWORD',
-  'USER:PASS',
-  '--creds',
-];
-
-/** Replace every secret in `text` by `***`, leaving the tool's own credential wording intact. */
-export function redactSecrets(text: string, secrets: Iterable<string>): string {
-  const list = [...secrets];
-  if (list.length === 0) return text;
-  const kept: string[] = [];
-  // Private-use characters as placeholders: neither a secret nor any printed text holds them.
-  let out = text;
-  for (const word of OWN_WORDS) {
-    out = out.split(word).join(`\ue000${kept.push(word) - 1}\ue001`);
-  }
-  for (const secret of list) out = out.split(secret).join('***');
-  return out.replace(/\ue000(\d+)\ue001/g, (_, i: string) => kept[Number(i)]!);
-}
-
-/** `docker://USER:PASS@host/…` with its userinfo hidden, for progress and log lines. */
-export function withoutUserinfo(reference: string): string {
-  return reference.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/s, '$1<credentials>@');
-}
-
 /** A logger writing to a stream (stderr by default) that redacts every registered secret. */
 export function createLogger(
   level: LogLevel = 'info',
   write: (line: string) => void = (l) => process.stderr.write(l),
 ): Logger {
-  const secrets = new Set<string>();
-  const scrub = (text: string): string => redactSecrets(text, secrets);
+  const secrets = new SecretSet();
+  const scrub = (text: string): string => secrets.scrub(text);
   const emit = (at: LogLevel, message: string) => {
     if (ORDER[at] <= ORDER[level]) write(`${at === 'info' ? '' : `${at}: `}${printable(scrub(message))}\n`);
   };
@@ -74,8 +47,6 @@ export function createLogger(
     warn: (m) => emit('warn', m),
     info: (m) => emit('info', m),
     debug: (m) => emit('debug', m),
-    redact: (secret) => {
-      if (secret && secret.length >= 3) secrets.add(secret);
-    },
+    redact: (secret) => secrets.add(secret),
   };
 }

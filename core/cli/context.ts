@@ -1,17 +1,15 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import {
-  type CliOverrides,
   createOrchestrator,
+  type Logger,
+  type Ocipull,
+  OcipullError,
+  type Orchestrator,
+  type OrchestratorSetup,
   type ResolvedConfig,
-  resolveConfig,
-} from '../config/resolve.js';
-import { validateFlag } from '../config/schema.js';
-import { OcipullError } from '../errors/errors.js';
-import { createLogger } from '../log.js';
-import { checkArchitecture, sameArch } from '../oci/platform.js';
-import type { Orchestrator } from '../orchestrator.js';
-import type { Logger } from '../types.js';
+  sameArch,
+} from 'ocipull';
 
 /** What every command gets from the CLI runner. */
 export interface CliContext {
@@ -23,8 +21,10 @@ export interface CliContext {
   json: boolean;
   /** `--debug` / `-v` given before the subcommand (`ocipull --debug pull …`). */
   debug: boolean;
-  /** Resolve config + presets + flags and build an orchestrator with the plugins applied. */
-  setup(flags: CommonFlags): Promise<{ orchestrator: Orchestrator; config: ResolvedConfig; log: Logger }>;
+  /** Resolve config + presets + flags through the library (`createOrchestrator`), plugins applied. */
+  setup(
+    flags: CommonFlags,
+  ): Promise<{ ocipull: Ocipull; orchestrator: Orchestrator; config: ResolvedConfig; log: Logger }>;
 }
 
 /** Flags shared by the commands that run a pipeline. */
@@ -122,7 +122,6 @@ export function platformFrom(flags: CommonFlags): { os?: string; arch?: string; 
     ['--override-arch', flags.overrideArch],
     ['--platform', fromPlatform.arch],
   ]);
-  if (arch !== undefined) checkArchitecture(arch, '--arch', 'USAGE');
   return {
     os: one('os', [
       ['--os', flags.os],
@@ -161,10 +160,14 @@ export function addTransportOptions(command: Command): Command {
     .option('--offline', 'use only what is in the cache; never touch the network');
 }
 
-export function overridesFrom(flags: CommonFlags): CliOverrides {
+/** The flag that sets an option, for messages (`arch` → `--arch`). */
+export const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The library's options for these flags (what `createOrchestrator` lays over the config file). */
+export function optionsFrom(flags: CommonFlags): OrchestratorSetup {
   const platform = platformFrom(flags);
   return {
-    configPath: flags.config,
+    configFile: flags.config,
     preset: flags.preset,
     kind: flags.kind,
     diskType: flags.diskType,
@@ -193,17 +196,8 @@ export function createContext(signal: AbortSignal, write: (text: string) => void
     debug: false,
     async setup(given) {
       const flags = context.debug ? { ...given, debug: true } : given;
-      // Refused as the config file's `progress` is: same values, same code.
-      if (flags.progress !== undefined) await validateFlag('progress', flags.progress, '--progress');
-      const overrides = overridesFrom(flags);
-      const config = await resolveConfig(overrides);
-      const log = createLogger(config.logLevel);
-      if (flags.creds) {
-        const password = flags.creds.slice(flags.creds.indexOf(':') + 1);
-        log.redact(password);
-      }
-      const orchestrator = await createOrchestrator(config, log);
-      return { orchestrator, config, log };
+      const ocipull = await createOrchestrator(optionsFrom(flags), { optionName: flagName });
+      return { ocipull, orchestrator: ocipull.orchestrator, config: ocipull.config, log: ocipull.log };
     },
   };
   return context;

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT } from '../errors/codes.js';
-import { OcipullError, toOcipullError } from '../errors/errors.js';
-import { printable, redactSecrets } from '../log.js';
+import { EXIT, OcipullError, printable, redactSecrets, secretsInArguments, toOcipullError } from 'ocipull';
 import { COMMANDS } from './commands/index.js';
 import { createContext } from './context.js';
 
@@ -53,18 +51,6 @@ function report(
   if (json) out(`${scrub(JSON.stringify({ error: error.toJSON() }))}\n`);
 }
 
-/** Secrets given on the command line, scrubbed from anything printed after a failure. */
-function commandLineSecrets(argv: string[]): string[] {
-  const secrets: string[] = [];
-  argv.forEach((arg, i) => {
-    const flag = /^--(?:src-|dest-)?creds(?:=|$)/.exec(arg)?.[0];
-    const value = flag === undefined ? undefined : flag.endsWith('=') ? arg.slice(flag.length) : argv[i + 1];
-    const password = value?.slice(value.indexOf(':') + 1);
-    if (password && password.length >= 3) secrets.push(password);
-  });
-  return secrets;
-}
-
 /** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.INTERRUPTED, SIGTERM: 143 };
 
@@ -97,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     context.debug = Boolean(global.debug || global.verbose);
   });
   for (const command of program.commands) command.exitOverride();
-  const secrets = commandLineSecrets(argv);
+  const secrets = secretsInArguments(argv);
   const scrub = (s: string) => redactSecrets(s, secrets);
   try {
     await program.parseAsync(argv);

@@ -4,9 +4,7 @@
  * decompression counts bytes written to the disk file.
  */
 import cliProgress from 'cli-progress';
-import { printable } from '../log.js';
-import type { Orchestrator } from '../orchestrator.js';
-import type { Phase, ProgressEvent } from '../types.js';
+import { type Orchestrator, type Phase, type ProgressEvent, printable } from 'ocipull';
 
 export type ProgressMode = 'auto' | 'plain' | 'json' | 'none';
 

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { hostArch } from '../oci/platform.js';
 import { defaultCacheDir, Orchestrator } from '../orchestrator.js';
+import { passwordOf } from '../secrets.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import type { Logger, TransportOptions } from '../types.js';
 import { loadConfigFile } from './load.js';
@@ -44,30 +45,41 @@ export interface ResolvedConfig {
 /** Steps 1–3: load, validate, normalise (expand presets, normalise plugin entries). */
 export async function normalizeConfig(options: {
   configPath?: string;
+  /** `false`: read no configuration file at all (neither searched nor named). */
+  configFile?: false;
   cwd?: string;
-  preset?: string;
+  preset?: string | string[];
+  /** Config keys laid over the file's, as flags are (a library caller's options). */
+  overlay?: ConfigFile;
 }): Promise<NormalizedConfig> {
-  const loaded = await loadConfigFile(options);
+  const loaded = options.configFile === false ? { raw: {} } : await loadConfigFile(options);
   const file = loaded.file;
   // No file, or an empty one: the empty configuration, valid without asking the schema.
   const raw = loaded.raw ?? {};
   const empty =
     typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 0;
-  const config: ConfigFile = empty ? {} : await validateConfig(raw, file ?? 'configuration');
+  const fileConfig: ConfigFile = empty ? {} : await validateConfig(raw, file ?? 'configuration');
+  const config: ConfigFile = { ...fileConfig, ...(options.overlay ?? {}) };
   const baseDir = file ? dirname(file) : (options.cwd ?? process.cwd());
-  const presetNames = options.preset
-    ? [options.preset]
+  const cliBase = options.cwd ?? process.cwd();
+  const given = options.preset === undefined || options.preset.length === 0 ? undefined : options.preset;
+  const presetNames = given
+    ? Array.isArray(given)
+      ? given
+      : [given]
     : config.preset === undefined
       ? [defaultPresetName()]
       : Array.isArray(config.preset)
         ? config.preset
         : [config.preset];
-  const cliBase = options.cwd ?? process.cwd();
-  const presets = await expandPresets(presetNames, options.preset ? cliBase : baseDir);
-  const plugins = [
-    ...presets.flatMap((p) => p.plugins),
-    ...(config.plugins ?? []).map((entry) => normalizePluginEntry(entry, baseDir, file ?? 'configuration')),
-  ];
+  const presets = await expandPresets(presetNames, given ? cliBase : baseDir);
+  // Plugins given as options replace the file's and resolve from the working directory.
+  const own = options.overlay?.plugins
+    ? options.overlay.plugins.map((entry) => normalizePluginEntry(entry, cliBase, 'options'))
+    : (fileConfig.plugins ?? []).map((entry) =>
+        normalizePluginEntry(entry, baseDir, file ?? 'configuration'),
+      );
+  const plugins = [...presets.flatMap((p) => p.plugins), ...own];
   return {
     file,
     config,
@@ -162,9 +174,80 @@ export async function createOrchestrator(resolved: ResolvedConfig, log: Logger):
   const orchestrator = new Orchestrator({ settings: resolved.settings, log });
   const plugins = await loadPlugins(resolved.plugins);
   for (const plugin of plugins) orchestrator.use(plugin);
-  if (resolved.settings.transport.creds) {
-    const [, password] = resolved.settings.transport.creds.split(/:(.*)/s);
-    if (password) log.redact(password);
-  }
+  const password = passwordOf(resolved.settings.transport.creds);
+  if (password) log.redact(password);
   return orchestrator;
+}
+
+/**
+ * What `createOrchestrator(options)` takes: the config file's keys, laid over the file the way
+ * command-line flags are, plus where to look for the file and how to log. The CLI builds one of
+ * these from its flags; both resolve it with {@link resolveOptions}.
+ */
+export interface OrchestratorSetup extends ConfigFile {
+  /** Where the config file is searched from and relative paths resolve (default: process.cwd()). */
+  cwd?: string;
+  /** A config file to read instead of searching; `false` for none. */
+  configFile?: string | false;
+  /** The logger to use (default: one writing to stderr at `logLevel`). */
+  log?: Logger;
+  /** CPU variant to require (`v8`). */
+  variant?: string;
+  /** Registry credentials `USER:PASSWORD` (redacted from every log line and error). */
+  creds?: string;
+  /** Auth file (containers auth.json / docker config.json format). */
+  authfile?: string;
+  /** Registry CAs and client certificate directory, instead of certs.d. */
+  certDir?: string;
+  /** Use only what is in the cache. */
+  offline?: boolean;
+}
+
+/** The keys of {@link OrchestratorSetup} that are the command line's overrides. */
+const OVERRIDE_KEYS = [
+  'kind',
+  'diskType',
+  'arch',
+  'os',
+  'variant',
+  'cacheDir',
+  'tlsVerify',
+  'creds',
+  'authfile',
+  'certDir',
+  'replace',
+  'sparse',
+  'allowMissingTitle',
+  'offline',
+  'logLevel',
+  'progress',
+] as const satisfies readonly (keyof CliOverrides)[];
+
+/** Keys that only say where to look and how to log: no configuration of their own. */
+const SETUP_KEYS = new Set(['cwd', 'configFile', 'log', 'preset', ...OVERRIDE_KEYS]);
+
+/**
+ * Resolve a setup as the CLI resolves its flags: cosmiconfig discovery from `cwd` (or the file
+ * named), presets (the options' or the file's), built-in plugins, the file, then the options.
+ * Keys the command line has no flag for (plugins, mirrors, cache, ...) are checked against the
+ * config schema and replace the file's.
+ */
+export async function resolveOptions(setup: OrchestratorSetup = {}): Promise<ResolvedConfig> {
+  const overlay: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(setup)) {
+    if (value !== undefined && !SETUP_KEYS.has(key)) overlay[key] = value;
+  }
+  const checked = Object.keys(overlay).length ? await validateConfig(overlay, 'options') : undefined;
+  const overrides: CliOverrides = {};
+  for (const key of OVERRIDE_KEYS) {
+    if (setup[key] !== undefined) (overrides as Record<string, unknown>)[key] = setup[key];
+  }
+  const normalized = await normalizeConfig({
+    configPath: typeof setup.configFile === 'string' ? setup.configFile : undefined,
+    ...(setup.configFile === false ? { configFile: false as const } : {}),
+    cwd: setup.cwd,
+    preset: setup.preset,
+    overlay: checked,
+  });
+  return applyDefaults(normalized, overrides);
 }

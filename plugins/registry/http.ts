@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Logger, OcipullError } from 'ocipull';
+import { type Logger, OcipullError, urlForMessages } from 'ocipull';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_LOW_SPEED, type LowSpeedRule, withLowSpeedRule } from './low-speed.js';
 import { isRetryableError, toNetworkError } from './net-errors.js';
@@ -71,7 +71,7 @@ export async function discard(response: HttpResponse): Promise<void> {
 
 /** A URL for messages: no user info, no query (presigned storage URLs carry signatures there). */
 export function displayUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
+  return urlForMessages(url);
 }
 
 /** undici, loaded on the first registry request: pulls from layouts never pay its import (~0.1 s). */

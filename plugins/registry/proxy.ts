@@ -4,6 +4,7 @@
  * `NO_PROXY` (`host`, `.domain` / `*.domain` for subdomains, `host:port`, `*` for all). This is
  * the rule of undici's EnvHttpProxyAgent; ocipull picks the proxy itself so that errors can name it.
  */
+import { urlForMessages } from 'ocipull';
 
 export type Env = Record<string, string | undefined>;
 
@@ -42,5 +43,5 @@ export function proxyFor(url: URL, env: Env = process.env): URL | undefined {
 
 /** A proxy URL for messages: never its user name or password. */
 export function displayProxy(proxy: URL): string {
-  return `${proxy.protocol}//${proxy.host}`;
+  return urlForMessages(proxy, { path: false });
 }

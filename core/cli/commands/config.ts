@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printable } from '../../log.js';
+import { printable } from 'ocipull';
 import {
   addConfigOptions,
   addSelectionOptions,
@@ -20,25 +20,9 @@ export function registerConfig(program: Command, context: CliContext): void {
   addTransportOptions(command);
   command.option('--json', 'print JSON').action(async (flags: CommonFlags) => {
     context.json = Boolean(flags.json);
-    const { orchestrator, config } = await context.setup(flags);
-    const settings = {
-      ...config.settings,
-      transport: { ...config.settings.transport, creds: config.settings.transport.creds ? '***' : undefined },
-    };
-    const report = {
-      file: config.file ?? null,
-      presets: config.presets,
-      plugins: config.plugins.map((p, i) => ({
-        name: orchestrator.plugins[i] ?? p.name,
-        spec: p.name,
-        options: p.options,
-        from: p.from,
-      })),
-      transports: orchestrator.transportSchemes(),
-      diskTypes: orchestrator.diskTypes(),
-      codecs: orchestrator.codecs.list().map((c) => c.name),
-      settings,
-    };
+    const { ocipull } = await context.setup(flags);
+    const report = ocipull.describeConfig();
+    const settings = report.settings;
     if (flags.json) {
       context.out(`${JSON.stringify(report, null, 2)}\n`);
       return;

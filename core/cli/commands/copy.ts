@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { runCopy } from '../../publish/copy.js';
-import type { TransportOptions } from '../../types.js';
 import {
   addConfigOptions,
   addSelectionOptions,
@@ -18,21 +16,6 @@ interface CopyFlags extends CommonFlags {
   destTlsVerify?: boolean;
   srcAuthfile?: string;
   destAuthfile?: string;
-}
-
-/** One side of a copy: its --src- or --dest- options over the shared --creds, --tls-verify, --authfile. */
-function side(
-  base: TransportOptions,
-  creds?: string,
-  tlsVerify?: boolean,
-  authfile?: string,
-): TransportOptions {
-  return {
-    ...base,
-    ...(creds === undefined ? {} : { creds }),
-    ...(tlsVerify === undefined ? {} : { tlsVerify }),
-    ...(authfile === undefined ? {} : { authfile }),
-  };
 }
 
 export function registerCopy(program: Command, context: CliContext): void {
@@ -61,17 +44,21 @@ export function registerCopy(program: Command, context: CliContext): void {
     .option('--json', 'print one JSON object with the result on stdout')
     .action(async (source: string, dest: string, flags: CopyFlags) => {
       context.json = Boolean(flags.json);
-      const { orchestrator, log } = await context.setup(flags);
-      for (const creds of [flags.srcCreds, flags.destCreds]) {
-        if (creds) log.redact(creds.slice(creds.indexOf(':') + 1));
-      }
-      const base = orchestrator.settings.transport;
-      const result = await runCopy(orchestrator, {
+      const { ocipull } = await context.setup(flags);
+      const result = await ocipull.copy({
         source,
         destination: dest,
         all: Boolean(flags.all),
-        sourceTransport: side(base, flags.srcCreds, flags.srcTlsVerify, flags.srcAuthfile),
-        destinationTransport: side(base, flags.destCreds, flags.destTlsVerify, flags.destAuthfile),
+        sourceTransport: {
+          creds: flags.srcCreds,
+          tlsVerify: flags.srcTlsVerify,
+          authfile: flags.srcAuthfile,
+        },
+        destinationTransport: {
+          creds: flags.destCreds,
+          tlsVerify: flags.destTlsVerify,
+          authfile: flags.destAuthfile,
+        },
         signal: context.signal,
       });
       if (flags.json) context.out(`${JSON.stringify(result)}\n`);

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { builtinCodecs, codecsOf } from '../../builtin-codecs.js';
-import { OcipullError } from '../../errors/errors.js';
-import type { MergeStrategy } from '../../publish/merge.js';
-import { compressors, type PackDisk, runPack } from '../../publish/pack.js';
+import { type MergeStrategy, Ocipull, OcipullError, type PackDisk } from 'ocipull';
 import { addConfigOptions, type CliContext, type CommonFlags, parseBool } from '../context.js';
 
 interface PackFlags extends CommonFlags {
@@ -99,10 +96,9 @@ const COMPRESS_HELP = 'codec for uncompressed disks (default zstd): a codec whos
 async function describeCompress(command: Command): Promise<void> {
   const option = command.options.find((o) => o.long === '--compress');
   if (!option) return;
-  const codecs = (await builtinCodecs()).list();
-  const asIs = codecs.filter((c) => !c.encoder).map((c) => c.name);
+  const { compressors, asIs } = await Ocipull.packCodecs();
   option.description =
-    `codec for uncompressed disks: ${compressors(await builtinCodecs()).join(', ')} (default zstd)` +
+    `codec for uncompressed disks: ${compressors.join(', ')} (default zstd)` +
     (asIs.length > 0
       ? `; ${asIs.join(' and ')} only name the codec of disks already compressed with it`
       : '');
@@ -160,11 +156,11 @@ export function registerPack(program: Command, context: CliContext): void {
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
       const inputs = parseInputs(flags.input);
-      const { orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
-      const codecs = await codecsOf(orchestrator);
-      if (flags.compress !== undefined && !codecs.get(flags.compress)) {
+      const { ocipull, orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
+      const codecs = await ocipull.codecNames();
+      if (flags.compress !== undefined && !codecs.all.includes(flags.compress)) {
         throw new OcipullError('USAGE', `--compress ${JSON.stringify(flags.compress)} is not a codec`, {
-          hint: `choose one of ${compressors(codecs).join(', ')}`,
+          hint: `choose one of ${codecs.compressors.join(', ')}`,
         });
       }
       const kind = flags.kind ?? orchestrator.settings.kind;
@@ -177,7 +173,7 @@ export function registerPack(program: Command, context: CliContext): void {
           },
         );
       }
-      const result = await runPack(orchestrator, {
+      const result = await ocipull.pack({
         destination: dest,
         kind,
         inputs,

@@ -39,12 +39,12 @@ export function registerPull(program: Command, context: CliContext): void {
     .option('--json', 'print one JSON object with the result on stdout')
     .action(async (source: string | undefined, flags: PullFlags) => {
       context.json = Boolean(flags.json);
-      const { orchestrator, config } = await context.setup(flags);
+      const { ocipull, orchestrator, config } = await context.setup(flags);
       const mode = config.progress === 'auto' && flags.json ? 'none' : config.progress;
       const detach = attachProgress(orchestrator, mode, process.stderr);
-      let result: Awaited<ReturnType<typeof orchestrator.pull>>;
+      let result: Awaited<ReturnType<typeof ocipull.pull>>;
       try {
-        result = await orchestrator.pull({ source, output: flags.output, signal: context.signal });
+        result = await ocipull.pull({ source, output: flags.output, signal: context.signal });
       } finally {
         // Bars end (at their last value, with a newline) before anything else is printed.
         detach();

@@ -37,6 +37,8 @@ export interface KindPlanRequest {
    * typed "no plugin" error when nothing answers. Kinds that choose by themselves never call it.
    */
   select(key: string): Promise<import('../types.js').Selection>;
+  /** Fetch and verify a small blob (an image config), refused past `maxBytes` (default 4 MiB). */
+  readBlob(descriptor: Descriptor, maxBytes?: number): Promise<Buffer>;
   signal: AbortSignal;
   log: Logger;
 }

@@ -36,6 +36,8 @@ export async function extractFile(request: ExtractRequest): Promise<number> {
     });
   extract.on('entry', (header, entry, next) => {
     const done = (error?: unknown) => (error ? extract.destroy(error as Error) : next());
+    // Destroying the extractor destroys the entry too; the failure travels through the pipeline.
+    entry.on('error', () => {});
     if (KINDS_SKIPPED.has(header.type ?? 'file')) {
       entry.resume();
       entry.on('end', () => done());
@@ -61,9 +63,7 @@ export async function extractFile(request: ExtractRequest): Promise<number> {
       .open(request.target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644)
       .then(async (handle) => {
         try {
-          const out = handle.createWriteStream({ autoClose: false });
-          await pipeline(entry, out, { signal: request.signal });
-          written = out.bytesWritten;
+          written = await copyEntry(entry as unknown as NodeJS.ReadableStream, handle);
           await handle.sync();
         } finally {
           await handle.close();
@@ -93,6 +93,29 @@ export async function extractFile(request: ExtractRequest): Promise<number> {
   }
   if (written < 0) throw invalid(`holds no ${request.path}`);
   return written;
+}
+
+/**
+ * Write a tar entry's bytes to an open file. Forwarded by hand: node's pipeline does not see the
+ * end of tar-stream's (streamx) entry streams.
+ */
+function copyEntry(entry: NodeJS.ReadableStream, handle: fsp.FileHandle): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let position = 0;
+    let chain = Promise.resolve();
+    entry.on('data', (chunk: Buffer) => {
+      entry.pause();
+      chain = chain
+        .then(async () => {
+          await handle.write(chunk, 0, chunk.length, position);
+          position += chunk.length;
+          entry.resume();
+        })
+        .catch(reject);
+    });
+    entry.on('end', () => chain.then(() => resolve(position), reject));
+    entry.on('error', reject);
+  });
 }
 
 /** `staging/<name>`, for a file of a `files` output. */

@@ -30,6 +30,9 @@ export interface InspectReport {
   mediaType: string;
   disks: InspectEntry[];
   containerImages: InspectEntry[];
+  /** Another kind than `disk`: its name and what it described (facts per entry). */
+  kind?: string;
+  entries?: import('./kinds/types.js').KindEntry[];
 }
 
 export interface InspectRequest {
@@ -63,7 +66,10 @@ export async function inspectSource(
   const kind = orchestrator.kinds.get(settings.kind ?? 'disk');
   const transport = {
     ...settings.transport,
-    defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
+    // The machine-os version tag is the disk kind's default only; other kinds default to latest.
+    defaultTag:
+      settings.transport.defaultTag ??
+      (kind.name === 'disk' ? majorMinor(settings.machineOsVersion) : 'latest'),
   };
   const raw = request.source ?? settings.defaultSource;
   const { source } = await openPullSource(orchestrator, raw, transport, signal);
@@ -89,6 +95,7 @@ export async function inspectSource(
       disks: [],
       containerImages: [],
     };
+    if (kind.name !== 'disk') return { ...report, kind: kind.name, entries };
     for (const { facts } of entries) {
       const entry = facts as InspectEntry;
       (entry.diskType === undefined ? report.containerImages : report.disks).push(entry);

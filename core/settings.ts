@@ -17,6 +17,10 @@ export interface Settings {
   arch: string;
   /** CPU variant to require (`v8` for arm64/v8), when asked for (`--platform OS/ARCH/VARIANT`). */
   variant?: string;
+  /** Kernel kind: the kernel version (`os.version`) a target must have, when asked for. */
+  kernelVersion?: string;
+  /** Kernel kind: build options (`KEY=VALUE`, `os.features`) a target must have. */
+  features?: string[];
   /** Disk format the preset expects (qcow2, raw, vhdx, tar). */
   format?: string;
   allowMissingTitle: boolean;

@@ -525,6 +525,10 @@ export interface PullResult {
   cacheHit: boolean;
   bytesFetched: number;
   durationMs: number;
+  /** The artifact kind, for kinds other than `disk` (whose result has exactly the fields above). */
+  kind?: string;
+  /** That kind's facts about what it pulled (its plan's `details`): stable, shown by `--json`. */
+  facts?: Record<string, unknown>;
   /** Extra facts (title, codec, resumedFrom); not part of the stable --json shape. */
   details?: Record<string, unknown>;
 }

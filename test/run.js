@@ -17,6 +17,7 @@ import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
 import { ensurePackages } from '../scripts/ensure-packages.mjs';
+import { ensureTestKernel } from '../scripts/test-kernel.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -86,6 +87,13 @@ if (!packages.ok) {
   process.exit(1);
 }
 if (packages.installed.length > 0) console.log(`test/run.js: installed ${packages.installed.join(' ')}`);
+// The kernel the boot test starts (Debian's cloud kernel, downloaded once, never installed).
+try {
+  process.env.OCIPULL_TEST_KERNEL = ensureTestKernel();
+} catch (error) {
+  console.error(`test/run.js: cannot fetch the kernel the boot test needs: ${error.message}`);
+  process.exit(1);
+}
 
 let all;
 try {

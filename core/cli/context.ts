@@ -33,6 +33,9 @@ export interface CommonFlags {
   preset?: string;
   /** `--kind` (pull): the artifact kind. */
   kind?: string;
+  /** `--kernel-version` / `--feature` (pull, kernel kind). */
+  kernelVersion?: string;
+  feature?: string[];
   diskType?: string;
   arch?: string;
   os?: string;
@@ -170,6 +173,8 @@ export function optionsFrom(flags: CommonFlags): OrchestratorSetup {
     configFile: flags.config,
     preset: flags.preset,
     kind: flags.kind,
+    kernelVersion: flags.kernelVersion,
+    features: flags.feature?.length ? flags.feature : undefined,
     diskType: flags.diskType,
     arch: platform.arch,
     os: platform.os,

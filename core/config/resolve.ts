@@ -15,6 +15,9 @@ export interface CliOverrides {
   configPath?: string;
   preset?: string;
   kind?: string;
+  /** Kernel kind: the kernel version and the build options a target must have. */
+  kernelVersion?: string;
+  features?: string[];
   diskType?: string;
   arch?: string;
   os?: string;
@@ -108,6 +111,8 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   for (const preset of normalized.presets) layer(s, preset.settings);
   layer(s, {
     kind: c.kind,
+    kernelVersion: c.kernelVersion,
+    features: c.features,
     diskType: c.diskType,
     os: c.os,
     arch: c.arch,
@@ -130,6 +135,8 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('concurrency', c.concurrency);
   pick('plugins', c.pluginSettings);
   pick('kind', cli.kind);
+  pick('kernelVersion', cli.kernelVersion);
+  pick('features', cli.features);
   pick('diskType', cli.diskType);
   pick('arch', cli.arch);
   pick('os', cli.os);
@@ -206,6 +213,8 @@ export interface OrchestratorSetup extends ConfigFile {
 /** The keys of {@link OrchestratorSetup} that are the command line's overrides. */
 const OVERRIDE_KEYS = [
   'kind',
+  'kernelVersion',
+  'features',
   'diskType',
   'arch',
   'os',

@@ -6,6 +6,9 @@ export type PluginEntry = string | [string] | [string, Record<string, unknown>];
 /** Settings a preset may set (a subset of the config file's keys). */
 export interface PresetSettings {
   kind?: string;
+  /** Kernel kind: `os.version` and `os.features` (KEY=VALUE) a target must have. */
+  kernelVersion?: string;
+  features?: string[];
   diskType?: string;
   os?: string;
   arch?: string;

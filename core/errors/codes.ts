@@ -131,7 +131,15 @@ export const CODES = {
     EXIT.NOT_FOUND,
     'No index entry has the requested disktype, os and architecture (what exists is listed).',
   ),
+  NO_MATCHING_KERNEL: c(
+    EXIT.NOT_FOUND,
+    'No kernel package entry has the requested platform, architecture, version and features (what exists is listed).',
+  ),
   ARTIFACT_LAYER_COUNT: c(EXIT.FORMAT, 'A disk manifest must have exactly one layer.'),
+  KERNEL_PACKAGE_INVALID: c(
+    EXIT.FORMAT,
+    "A kernel package is not in kraftkit's shape (layers, paths, config).",
+  ),
   ARTIFACT_NO_TITLE: c(
     EXIT.FORMAT,
     'The disk layer has no org.opencontainers.image.title (use --allow-missing-title to accept).',

@@ -39,6 +39,8 @@ export interface KindPlanRequest {
   select(key: string): Promise<import('../types.js').Selection>;
   /** The `outputName` setting with its `{key}` placeholders replaced by `values` (unknown ones kept). */
   expandOutputName(values: Record<string, string | undefined>): string;
+  /** Fetch and verify a small blob (an image config), refused past `maxBytes` (default 4 MiB). */
+  readBlob(descriptor: Descriptor, maxBytes?: number): Promise<Buffer>;
   signal: AbortSignal;
   log: Logger;
 }

@@ -1,9 +1,12 @@
 import { OcipullError } from '../errors/errors.js';
 import type { Plan } from '../kinds/types.js';
+import { verifyBytes } from '../oci/digest.js';
+import { MAX_DOCUMENT_BYTES } from '../oci/documents.js';
 import type { Orchestrator } from '../orchestrator.js';
-import type { Descriptor, DiskRequest, LoadedDocument } from '../types.js';
+import type { Descriptor, DiskRequest, LoadedDocument, Source } from '../types.js';
 import { expandOutputName } from './output.js';
 import type { Resolved } from './resolve.js';
+import { readAll } from './source.js';
 
 export interface Planned {
   plan: Plan;
@@ -22,6 +25,35 @@ export function diskRequest(orchestrator: Orchestrator, key = orchestrator.setti
     allowMissingTitle: settings.allowMissingTitle,
     format: settings.format,
   };
+}
+
+/**
+ * A small blob (an image config) fetched whole and verified by digest and size; refused before
+ * it is read when its descriptor says it is over `maxBytes`.
+ */
+export async function readSmallBlob(
+  orchestrator: Orchestrator,
+  source: Source,
+  descriptor: Descriptor,
+  signal: AbortSignal,
+  maxBytes = MAX_DOCUMENT_BYTES,
+): Promise<Buffer> {
+  const what = `blob ${descriptor.digest}`;
+  if (!(descriptor.size <= maxBytes)) {
+    throw new OcipullError(
+      'MANIFEST_TOO_LARGE',
+      `${what} is ${descriptor.size} bytes, over the ${maxBytes}-byte limit`,
+      {
+        hint: 'a config is a small JSON document; this descriptor is corrupt or not a config',
+      },
+    );
+  }
+  const bytes =
+    descriptor.data !== undefined
+      ? Buffer.from(descriptor.data, 'base64')
+      : await readAll((await orchestrator.fetchRaw(source, descriptor, 0, signal)).body, maxBytes, what);
+  verifyBytes(bytes, descriptor, what);
+  return bytes;
 }
 
 /** A plan the core can run: parts, an output shape they fit, names for `files` outputs. */
@@ -66,6 +98,7 @@ export async function planPull(
       return orchestrator.select(source, root, want, signal, (d) => documents.push(d));
     },
     expandOutputName: (values) => expandOutputName(settings.outputName, values),
+    readBlob: (descriptor, maxBytes) => readSmallBlob(orchestrator, source, descriptor, signal, maxBytes),
     signal,
     log: orchestrator.log,
   });

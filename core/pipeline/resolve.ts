@@ -36,7 +36,10 @@ export async function resolveSource(
   orchestrator.hooks.progress.call({ phase: 'resolve', message: withoutUserinfo(requested) });
   const transport = {
     ...settings.transport,
-    defaultTag: settings.transport.defaultTag ?? majorMinor(settings.machineOsVersion),
+    // The machine-os version tag is the disk kind's default only; other kinds default to latest.
+    defaultTag:
+      settings.transport.defaultTag ??
+      (settings.kind === 'disk' ? majorMinor(settings.machineOsVersion) : 'latest'),
   };
   const { source, offline } = await openPullSource(orchestrator, requested, transport, signal);
   try {

@@ -26,6 +26,8 @@ export async function finishPull(
     cacheHit: outcomes.every((o) => o.cacheHit),
     bytesFetched: outcomes.reduce((sum, o) => sum + o.bytesFetched, 0),
     durationMs: Date.now() - started,
+    // Another kind's own facts (the kernel's command line, files, ...) are part of the stable result.
+    ...(plan.kind !== 'disk' ? { kind: plan.kind, facts: { ...plan.details } } : {}),
     details: {
       ...plan.details,
       codec: first.codec,

@@ -57,6 +57,7 @@ describe('the rootfs kind', () => {
       load: loadBlob,
       select: () => Promise.reject(new Error('the rootfs kind never asks the select hook')),
       expandOutputName: () => 'rootfs',
+      readBlob: () => Promise.reject(new Error('the rootfs kind fetches its config as a part')),
       signal: new AbortController().signal,
       log,
     };

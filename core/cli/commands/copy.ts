@@ -40,15 +40,20 @@ export function registerCopy(program: Command, context: CliContext): void {
     .option('--dest-tls-verify [bool]', 'verify TLS of DEST (default: --tls-verify)', parseBool)
     .option('--src-authfile <path>', 'auth file for SOURCE only')
     .option('--dest-authfile <path>', 'auth file for DEST only')
+    .option(
+      '--kind <name>',
+      'artifact kind (default disk); other kinds (kernel) are copied whole, as with --all',
+    )
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print one JSON object with the result on stdout')
     .action(async (source: string, dest: string, flags: CopyFlags) => {
       context.json = Boolean(flags.json);
-      const { ocipull } = await context.setup(flags);
+      const { ocipull, orchestrator } = await context.setup(flags);
       const result = await ocipull.copy({
         source,
         destination: dest,
-        all: Boolean(flags.all),
+        // Only the disk kind selects one manifest to copy; a package of another kind is copied whole.
+        all: Boolean(flags.all) || orchestrator.settings.kind !== 'disk',
         sourceTransport: {
           creds: flags.srcCreds,
           tlsVerify: flags.srcTlsVerify,

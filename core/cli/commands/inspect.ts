@@ -42,6 +42,16 @@ export function formatInspect(report: InspectReport): string {
     `  ${printable(report.mediaType)} ${printable(report.digest)}`,
     '',
   ];
+  if (report.entries) {
+    lines.push(`${report.kind} entries (${report.entries.length}):`);
+    for (const entry of report.entries) {
+      const facts = Object.entries(entry.facts)
+        .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`);
+      lines.push(`  ${printable(`${entry.manifestDigest} ${facts.join(' ')}`)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
   const note = (e: InspectEntry) => (e.error ? ` (${e.error.code}: ${e.error.message})` : '');
   lines.push(`Disks (${report.disks.length}):`);
   if (report.disks.length) {
@@ -83,6 +93,7 @@ export function registerInspect(program: Command, context: CliContext): void {
   addPlatformOptions(command, 'list');
   addTransportOptions(command);
   command
+    .option('--kind <name>', 'artifact kind that describes the index (default disk; kernel lists targets)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (raw: string | undefined, flags: CommonFlags) => {
       context.json = Boolean(flags.json);

@@ -12,6 +12,33 @@ interface PackFlags extends CommonFlags {
   merge?: boolean;
   overwrite?: boolean;
   exitOnConflict?: boolean;
+  kernel?: string;
+  initrd?: string;
+  cmd: string[];
+  env: string[];
+  feature: string[];
+  name?: string;
+}
+
+/** The kernel kind's flags (docs/kernels.md), as its `inputs`; undefined when none is given. */
+function kernelInputs(flags: PackFlags): Record<string, unknown> | undefined {
+  const given =
+    flags.kernel !== undefined ||
+    flags.initrd !== undefined ||
+    flags.kernelVersion !== undefined ||
+    flags.name !== undefined ||
+    flags.cmd.length + flags.env.length + flags.feature.length > 0;
+  if (!given) return undefined;
+  return {
+    kernel: flags.kernel,
+    ...(flags.initrd !== undefined && { initrd: flags.initrd }),
+    platform: flags.platform,
+    ...(flags.kernelVersion !== undefined && { kernelVersion: flags.kernelVersion }),
+    cmd: flags.cmd,
+    env: flags.env,
+    features: flags.feature,
+    ...(flags.name !== undefined && { name: flags.name }),
+  };
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -124,6 +151,14 @@ export function registerPack(program: Command, context: CliContext): void {
       collect,
       [],
     )
+    .option('--kernel <file>', 'kernel kind: the kernel to pack')
+    .option('--initrd <file>', 'kernel kind: the initrd to pack with it')
+    .option('--platform <plat/arch>', 'kernel kind: the target, e.g. qemu/x86_64 or firecracker/arm64')
+    .option('--kernel-version <version>', 'kernel kind: the kernel version (os.version)')
+    .option('--cmd <arg>', 'kernel kind: a command line argument (config Cmd); repeatable', collect, [])
+    .option('--env <key=value>', 'kernel kind: an environment variable (config Env); repeatable', collect, [])
+    .option('--feature <key=value>', 'kernel kind: a build option (os.features); repeatable', collect, [])
+    .option('--name <name>', 'kernel kind: the package name (org.unikraft.image.name)')
     .option(
       '--disk <hypervisor=path>',
       'a disk for a hypervisor (qemu, applehv, hyperv, wsl); repeatable',
@@ -155,8 +190,16 @@ export function registerPack(program: Command, context: CliContext): void {
       context.json = Boolean(flags.json);
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
-      const inputs = parseInputs(flags.input);
-      const { ocipull, orchestrator } = await context.setup({ ...flags, arch: undefined, os: undefined });
+      const kernel = kernelInputs(flags);
+      const inputs = { ...parseInputs(flags.input), ...kernel };
+      const { ocipull, orchestrator } = await context.setup({
+        ...flags,
+        arch: undefined,
+        os: undefined,
+        platform: undefined,
+        kernelVersion: undefined,
+        feature: undefined,
+      });
       const codecs = await ocipull.codecNames();
       if (flags.compress !== undefined && !codecs.all.includes(flags.compress)) {
         throw new OcipullError('USAGE', `--compress ${JSON.stringify(flags.compress)} is not a codec`, {
@@ -164,6 +207,15 @@ export function registerPack(program: Command, context: CliContext): void {
         });
       }
       const kind = flags.kind ?? orchestrator.settings.kind;
+      if (kernel && kind !== 'kernel') {
+        throw new OcipullError(
+          'USAGE',
+          `--kernel, --initrd, --cmd, --env, --feature and --name are the kernel kind's inputs, not the ${kind} kind's`,
+          {
+            hint: 'pack a kernel package with --kind kernel (docs/kernels.md)',
+          },
+        );
+      }
       if (kind !== 'disk' && (disks.length > 0 || flags.title.length > 0)) {
         throw new OcipullError(
           'USAGE',

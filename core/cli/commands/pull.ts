@@ -22,7 +22,13 @@ export function registerPull(program: Command, context: CliContext): void {
         'without SOURCE the configured default (docker://quay.io/podman/machine-os) is pulled.',
     )
     .argument('[source]', 'TRANSPORT:REFERENCE to pull from')
-    .option('--kind <name>', 'artifact kind to pull: disk (default), or one a plugin registers')
+    .option('--kind <name>', 'artifact kind to pull: disk (default), kernel, or one a plugin registers')
+    .option('--kernel-version <version>', 'kernel kind: the kernel version (os.version) the target must have')
+    .option(
+      '--feature <key=value>',
+      'kernel kind: a build option (os.features) the target must have; repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option(
       '-o, --output <path>',
       "output file, or a directory for the preset's file name (default: the working directory)",

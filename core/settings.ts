@@ -37,6 +37,10 @@ export interface Settings {
   maxExpansionRatio: number;
   /** Reconnects per blob after a transient failure mid-body. */
   blobRetries: number;
+  /** Connections fetching ranges of one large blob in parallel (1: one stream). */
+  connections: number;
+  /** Bytes per ranged request; blobs under two of them are fetched as one stream. */
+  rangeChunkSize: number;
   transport: TransportOptions;
   /** Free-form settings for third-party plugins, by plugin name. */
   plugins: Record<string, unknown>;
@@ -55,6 +59,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   // Far above real disks (a sparse raw image runs to ~100×), far below a bomb (zstd reaches ~30000×).
   maxExpansionRatio: 1000,
   blobRetries: 5,
+  connections: 4,
+  rangeChunkSize: 8 * 1024 * 1024,
   transport: {},
   plugins: {},
 };

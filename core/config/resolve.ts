@@ -115,6 +115,8 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('cacheDir', c.cacheDir);
   pick('maxExpansionRatio', c.maxExpansionRatio);
   pick('blobRetries', c.blobRetries);
+  pick('connections', c.connections);
+  pick('rangeChunkSize', c.rangeChunkSize);
   pick('plugins', c.pluginSettings);
   pick('kind', cli.kind);
   pick('diskType', cli.diskType);

@@ -27,6 +27,8 @@ export interface ConfigFile extends PresetSettings {
   cacheDir?: string;
   maxExpansionRatio?: number;
   blobRetries?: number;
+  connections?: number;
+  rangeChunkSize?: number;
   tlsVerify?: boolean;
   insecureRegistries?: string[];
   mirrors?: Record<string, string[]>;

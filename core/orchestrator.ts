@@ -128,6 +128,7 @@ export class Orchestrator {
     offset = 0,
     signal?: AbortSignal,
     ifRange?: string,
+    length?: number,
   ): Promise<FetchResponse> {
     const hook = this.hooks.fetch.get(source.scheme);
     const response =
@@ -137,6 +138,7 @@ export class Orchestrator {
             descriptor,
             offset,
             ifRange,
+            ...(length !== undefined ? { length } : {}),
             signal: signal ?? new AbortController().signal,
             log: this.log,
           })

@@ -206,6 +206,11 @@ export interface FetchRequest {
   offset: number;
   /** Validator from an earlier partial download (`If-Range`). */
   ifRange?: string;
+  /**
+   * Ask for only this many bytes from `offset` (a bounded `Range`, for parallel ranged downloads).
+   * Optional to honour: a transport that sends fewer or more says so through `FetchResponse.end`.
+   */
+  length?: number;
   signal: AbortSignal;
   log: Logger;
 }
@@ -222,6 +227,11 @@ export interface FetchResponse {
   lastModified?: string;
   /** Where the bytes came from, with no credentials in it (for records and messages). */
   url?: string;
+  /**
+   * Offset within the blob just past the last byte of `body`, when the transport honoured a
+   * `length` (a `206` with a bounded `Content-Range`). Unset: the body runs to the blob's end.
+   */
+  end?: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -353,6 +353,18 @@ export interface CacheWriter {
   describe(info: { url?: string; etag?: string; lastModified?: string }): Promise<void>;
   /** Append bytes after `offset`. Resolves when written (back-pressure). */
   write(chunk: Buffer): Promise<void>;
+  /**
+   * Optional (ranged downloads): [start, end) ranges past `offset` complete from an earlier run,
+   * sorted. The core reads them back with `readRange` (and hashes them in order) instead of
+   * fetching them again.
+   */
+  readonly completed?: ReadonlyArray<readonly [number, number]>;
+  /** Optional: bytes [start, end) of the partial (one of `completed`). */
+  readRange?(start: number, end: number): Readable;
+  /** Optional: write bytes at their offset in the blob (parallel ranges arrive out of order). */
+  writeAt?(offset: number, chunk: Buffer): Promise<void>;
+  /** Optional: [start, end) is written in full; record it so a restart fetches only the gaps. */
+  markComplete?(start: number, end: number): Promise<void>;
   /** Called only after the core verified digest and size of the complete blob. */
   commit(): Promise<CachedBlob>;
   /** Give up. `keepPartial` keeps bytes for a later resume (interruptions), never after a mismatch. */

@@ -194,6 +194,7 @@ export class PartialWriter implements CacheWriter {
       await this.flusher.stop();
       await this.handle.sync();
       await this.close();
+      await this.saving.catch(() => {});
       const previous = await readRecord(paths, digest);
       await writeRecord(paths, newRecord(this.descriptor, this.origin, previous));
       const final = paths.blob(digest);
@@ -215,6 +216,8 @@ export class PartialWriter implements CacheWriter {
     const digest = this.descriptor.digest;
     try {
       await this.close();
+      // A range record being saved must land before the files are kept or removed.
+      await this.saving.catch(() => {});
       let kept = false;
       if (keepPartial && (this.ranged ? this.ranges.length > 0 : this.position > 0)) {
         try {

@@ -9,8 +9,8 @@ export interface Segment {
 
 /**
  * [position, size) cut into segments: the partial's complete ranges as they are, every gap
- * between them in chunks of `chunk` bytes (a gap's last chunk takes a remainder shorter than
- * half a chunk, so no request is tiny).
+ * between them in chunks of `chunk` bytes (a gap's last chunk takes a remainder of half a chunk or less,
+ * so no request is tiny).
  */
 export function planSegments(
   position: number,
@@ -22,7 +22,7 @@ export function planSegments(
   const gap = (from: number, to: number) => {
     for (let at = from; at < to; ) {
       let end = Math.min(at + chunk, to);
-      if (to - end < chunk / 2) end = to;
+      if (to - end <= chunk / 2) end = to;
       out.push({ start: at, end, local: false });
       at = end;
     }

@@ -1,11 +1,25 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger, type Logger, Orchestrator, type Settings } from 'ocipull';
+import { REGISTRY_PULL_PLUGINS } from '../registry/helpers.js';
 import { compress, makeDisk } from '../support/disks.js';
-import { sha256File } from '../support/files.js';
+import { sha256File, useBuiltins } from '../support/files.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 
 /** Ranged downloads in tests: 1 MiB chunks over 4 connections, so fixtures stay a few MiB. */
 export const RANGED = { connections: 4, rangeChunkSize: 1 << 20 };
+
+/** An orchestrator with the registry pull plugins and the cache, ranged as above unless overridden. */
+export async function rangedOrchestrator(
+  settings: Partial<Settings>,
+  log: Logger = createLogger('silent'),
+): Promise<Orchestrator> {
+  const orchestrator = new Orchestrator({
+    log,
+    settings: { diskType: 'qemu', arch: 'x86_64', format: 'qcow2', ...RANGED, ...settings },
+  });
+  return useBuiltins(orchestrator, [...REGISTRY_PULL_PLUGINS, 'cache']);
+}
 
 export interface RangedDisk {
   layout: MachineOsLayout;

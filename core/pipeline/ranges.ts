@@ -2,7 +2,8 @@
  * Parallel ranged download of one blob: up to `connections` requests fetch chunks of
  * `rangeChunkSize` bytes at once, and a reorder window hands the bytes on in order (to the
  * digest, the cache entry and the decoder). Memory is bounded: a chunk is only started while
- * fewer than `connections` fetched-but-unconsumed chunks are held. Each chunk is retried on its
+ * fewer than `connections` fetched-but-unconsumed chunks are held (in memory without a cache
+ * writer; in the partial, read back in turn, with one). Each chunk is retried on its
  * own; with a cache writer that can write at offsets, each chunk lands at its place in the
  * partial as it arrives and is recorded once complete, so a restart fetches only the gaps.
  * A source that does not honour a bounded range on the first request (a 200, a transport
@@ -37,6 +38,12 @@ export type RangedOutcome = { complete: true } | { complete: false; fallback?: F
 
 interface Slot extends Segment {
   buffers: Buffer[];
+  /**
+   * Whether arriving bytes are kept in memory for the consumer. With a positional cache writer
+   * only the slot being consumed keeps them; the others are read back from the partial (page
+   * cache) when their turn comes, so the window costs disk, not memory.
+   */
+  keep: boolean;
   got: number;
   done: boolean;
   started: boolean;
@@ -63,11 +70,13 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
   const retries = settings.blobRetries;
   const delay = Number(process.env.OCIPULL_RETRY_DELAY_MS ?? 250);
   const log = orchestrator.log;
-  const positional = writer?.writeAt !== undefined && writer.markComplete !== undefined;
+  const positional =
+    writer?.writeAt !== undefined && writer.markComplete !== undefined && writer.readRange !== undefined;
   const local = writer?.readRange ? (writer.completed ?? []) : [];
   const slots: Slot[] = planSegments(ctx.position, descriptor.size, chunk, local).map((s) => ({
     ...s,
     buffers: [],
+    keep: false,
     got: 0,
     done: false,
     started: false,
@@ -153,7 +162,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
           const room = length - slot.got;
           if (piece.length > room) piece = piece.subarray(0, room);
           if (positional) await writer!.writeAt!(slot.start + slot.got, piece);
-          slot.buffers.push(piece);
+          if (slot.keep || !positional) slot.buffers.push(piece);
           slot.got += piece.length;
           ctx.onFetched?.(piece.length);
           notify();
@@ -219,6 +228,11 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
         yield* readLocal(slot);
         continue;
       }
+      // What arrived before this slot's turn is in the partial; what arrives from now on, in memory.
+      slot.keep = true;
+      if (positional && slot.got > 0) {
+        for await (const piece of readBack(slot.start, slot.start + slot.got)) yield piece;
+      }
       for (;;) {
         if (fatal !== undefined) throw fatal;
         const piece = slot.buffers.shift();
@@ -243,6 +257,10 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     // Every write to the partial ends before the caller may commit or abort the writer.
     if (!inner.signal.aborted) inner.abort(new OcipullError('INTERRUPTED', 'blob download stopped'));
     await Promise.allSettled(workers);
+  }
+
+  function readBack(from: number, to: number): AsyncGenerator<Buffer> {
+    return readLocal({ start: from, end: to, local: true });
   }
 
   async function* readLocal(slot: Segment): AsyncGenerator<Buffer> {

@@ -130,6 +130,11 @@ export class PartialWriter implements CacheWriter {
 
   /** Bytes of a range at their place in the blob (ranges arrive out of order). */
   async writeAt(offset: number, chunk: Buffer): Promise<void> {
+    if (!this.ranged) {
+      // From now on the file has holes: its length no longer says what is data (even after kill -9).
+      this.ranged = true;
+      await this.saveRecord();
+    }
     try {
       let done = 0;
       while (done < chunk.length) {

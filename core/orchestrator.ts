@@ -129,6 +129,7 @@ export class Orchestrator {
     offset = 0,
     signal?: AbortSignal,
     ifRange?: string,
+    length?: number,
   ): Promise<FetchResponse> {
     const response = await callKeyed(
       this.hooks.fetch,
@@ -138,6 +139,7 @@ export class Orchestrator {
         descriptor,
         offset,
         ifRange,
+        ...(length !== undefined ? { length } : {}),
         signal: signal ?? new AbortController().signal,
         log: this.log,
       },

@@ -43,6 +43,10 @@ export interface Settings {
   blobRetries: number;
   /** Parts of a pull (layers) fetched at the same time, at most. */
   concurrency: number;
+  /** Connections fetching ranges of one large blob in parallel (1: one stream). */
+  connections: number;
+  /** Bytes per ranged request; blobs under two of them are fetched as one stream. */
+  rangeChunkSize: number;
   transport: TransportOptions;
   /** Free-form settings for third-party plugins, by plugin name. */
   plugins: Record<string, unknown>;
@@ -62,6 +66,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   maxExpansionRatio: 1000,
   blobRetries: 5,
   concurrency: 3,
+  connections: 4,
+  rangeChunkSize: 8 * 1024 * 1024,
   transport: {},
   plugins: {},
 };

@@ -206,6 +206,11 @@ export interface FetchRequest {
   offset: number;
   /** Validator from an earlier partial download (`If-Range`). */
   ifRange?: string;
+  /**
+   * Ask for only this many bytes from `offset` (a bounded `Range`, for parallel ranged downloads).
+   * Optional to honour: a transport that sends fewer or more says so through `FetchResponse.end`.
+   */
+  length?: number;
   signal: AbortSignal;
   log: Logger;
 }
@@ -222,6 +227,11 @@ export interface FetchResponse {
   lastModified?: string;
   /** Where the bytes came from, with no credentials in it (for records and messages). */
   url?: string;
+  /**
+   * Offset within the blob just past the last byte of `body`, when the transport honoured a
+   * `length` (a `206` with a bounded `Content-Range`). Unset: the body runs to the blob's end.
+   */
+  end?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -343,6 +353,18 @@ export interface CacheWriter {
   describe(info: { url?: string; etag?: string; lastModified?: string }): Promise<void>;
   /** Append bytes after `offset`. Resolves when written (back-pressure). */
   write(chunk: Buffer): Promise<void>;
+  /**
+   * Optional (ranged downloads): [start, end) ranges past `offset` complete from an earlier run,
+   * sorted. The core reads them back with `readRange` (and hashes them in order) instead of
+   * fetching them again.
+   */
+  readonly completed?: ReadonlyArray<readonly [number, number]>;
+  /** Optional: bytes [start, end) of the partial (one of `completed`). */
+  readRange?(start: number, end: number): Readable;
+  /** Optional: write bytes at their offset in the blob (parallel ranges arrive out of order). */
+  writeAt?(offset: number, chunk: Buffer): Promise<void>;
+  /** Optional: [start, end) is written in full; record it so a restart fetches only the gaps. */
+  markComplete?(start: number, end: number): Promise<void>;
   /** Called only after the core verified digest and size of the complete blob. */
   commit(): Promise<CachedBlob>;
   /** Give up. `keepPartial` keeps bytes for a later resume (interruptions), never after a mismatch. */

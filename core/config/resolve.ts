@@ -133,6 +133,8 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('maxExpansionRatio', c.maxExpansionRatio);
   pick('blobRetries', c.blobRetries);
   pick('concurrency', c.concurrency);
+  pick('connections', c.connections);
+  pick('rangeChunkSize', c.rangeChunkSize);
   pick('plugins', c.pluginSettings);
   pick('kind', cli.kind);
   pick('kernelVersion', cli.kernelVersion);

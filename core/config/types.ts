@@ -31,6 +31,8 @@ export interface ConfigFile extends PresetSettings {
   maxExpansionRatio?: number;
   blobRetries?: number;
   concurrency?: number;
+  connections?: number;
+  rangeChunkSize?: number;
   tlsVerify?: boolean;
   insecureRegistries?: string[];
   mirrors?: Record<string, string[]>;

@@ -5,6 +5,7 @@ import { DigestVerifier } from '../oci/digest.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { CacheWriter, Descriptor, FetchResponse, Source } from '../types.js';
 import { pauseAt } from './pause.js';
+import { fetchRanges, wantsRanges } from './ranges.js';
 
 const TRANSIENT_CODES = new Set(['NETWORK', 'TIMEOUT', 'TRUNCATED', 'SERVER_ERROR', 'TOO_MANY_REQUESTS']);
 const TRANSIENT_SYSTEM = new Set([
@@ -52,8 +53,9 @@ export interface BlobStream {
 
 /**
  * One pass over a blob: replay the cached partial (if any), then fetch the rest from the source,
- * reconnecting with a Range request after transient failures; every byte is hashed and counted,
- * and network bytes are appended to the cache writer before they are handed on.
+ * in parallel ranges when the blob is large and the source honours them (ranges.ts), else as one
+ * stream reconnecting with a Range request after transient failures; every byte is hashed and
+ * counted in order, and network bytes reach the cache writer before they are handed on.
  */
 export function openBlobStream(options: BlobStreamOptions): BlobStream {
   const { orchestrator, source, descriptor, signal, writer } = options;
@@ -85,12 +87,46 @@ export function openBlobStream(options: BlobStreamOptions): BlobStream {
     // ETag, else Last-Modified), so a reconnect inside this run is conditional too.
     let validator = writer?.ifRange;
     let paused = position * 2 >= descriptor.size;
+    // An answer to a ranged request that the one stream reads on (a source that ignored the range).
+    let first: FetchResponse | undefined;
+    if (wantsRanges(orchestrator, descriptor, position)) {
+      const local = writer?.readRange ? (writer.completed ?? []) : [];
+      replayed += local.reduce(
+        (sum, [a, b]) => sum + Math.max(0, Math.min(b, descriptor.size) - Math.max(a, position)),
+        0,
+      );
+      const ranged = yield* fetchRanges({
+        orchestrator,
+        source,
+        descriptor,
+        signal,
+        writer,
+        verifier,
+        position,
+        validator,
+        onFetched: options.onFetched,
+        onHanded: async (n) => {
+          position += n;
+          if (!paused && position * 2 >= descriptor.size) {
+            paused = true;
+            await pauseAt('blob');
+          }
+        },
+      });
+      if (ranged.complete) {
+        settle.resolve(verifier.finish());
+        return;
+      }
+      replayed = position;
+      first = ranged.fallback;
+    }
     while (position < descriptor.size) {
       signal.throwIfAborted();
-      let response: FetchResponse | undefined;
+      let response: FetchResponse | undefined = first;
+      first = undefined;
       const before = position;
       try {
-        response = await orchestrator.fetchRaw(
+        response ??= await orchestrator.fetchRaw(
           source,
           descriptor,
           position,

@@ -9,7 +9,7 @@ import { describeNoSpace, layoutBlobPath, OcipullError, parseDigest, spaceErrno 
  *
  *   ocipull/records/<alg>/<hex>.json   one per complete blob: origin, title, size, last use
  *   ocipull/partials/<alg>/<hex>       bytes of an interrupted download
- *   ocipull/partials/<alg>/<hex>.json  its record: offset, URL, ETag / Last-Modified
+ *   ocipull/partials/<alg>/<hex>.json  its record: offset, URL, ETag / Last-Modified, complete ranges
  *   ocipull/locks/<alg>/<hex>.lock     the per-digest cross-process lock (proper-lockfile)
  *   ocipull/decoded/<alg>/<hex>        decompressed disks (when `decompressed` is on)
  */

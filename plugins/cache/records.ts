@@ -29,6 +29,11 @@ export interface PartialRecord {
   url?: string;
   etag?: string;
   lastModified?: string;
+  /**
+   * A ranged download's complete byte ranges ([start, end), sorted; the file has holes between
+   * them). Absent: the file's length is the complete prefix, as a one-stream download writes it.
+   */
+  ranges?: [number, number][];
   updated: string;
 }
 

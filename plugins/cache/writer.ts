@@ -19,6 +19,7 @@ import {
   readJson,
   writeJsonAtomic,
 } from './paths.js';
+import { addRange, type ByteRange, cleanRanges } from './range-set.js';
 import { ifRangeOf, newRecord, type PartialRecord, readRecord, writeRecord } from './records.js';
 
 const RECORD_EVERY_MS = 2000;
@@ -38,7 +39,9 @@ export function blobAt(descriptor: Descriptor, path: string): CachedBlob {
 /**
  * The partial download of one blob, owned by this process while it holds the digest's lock.
  * Bytes go to `ocipull/partials/<alg>/<hex>`; the record beside it says where they came from.
- * The file's length is what resumes: the core rehashes the bytes, so a bad partial never survives.
+ * A one-stream download appends, and the file's length is what resumes; a ranged download
+ * writes at offsets and the record lists the complete ranges (`ranges`), so a restart fetches
+ * only the gaps. Either way the core rehashes every byte, so a bad partial never survives.
  */
 export class PartialWriter implements CacheWriter {
   private position: number;
@@ -46,6 +49,11 @@ export class PartialWriter implements CacheWriter {
   private lastRecord = 0;
   private done = false;
   private readonly flusher: BackgroundFlush;
+  /** Complete ranges, the prefix [0, position) included; recorded once a range was marked. */
+  private ranges: ByteRange[];
+  private ranged: boolean;
+  private saving: Promise<void> = Promise.resolve();
+  readonly completed: ReadonlyArray<ByteRange>;
 
   private constructor(
     private readonly context: WriterContext,
@@ -55,9 +63,13 @@ export class PartialWriter implements CacheWriter {
     readonly ifRange: string | undefined,
     private readonly handle: fsp.FileHandle,
     private readonly release: Release,
+    held: ByteRange[],
   ) {
     this.position = offset;
     this.flusher = new BackgroundFlush(handle.fd);
+    this.ranges = offset > 0 ? addRange(held, 0, offset) : held;
+    this.ranged = held.length > 0;
+    this.completed = this.ranges.filter(([start]) => start > 0);
   }
 
   /** Open (or start) the partial of `descriptor`; a partial whose record does not match is discarded. */
@@ -79,20 +91,69 @@ export class PartialWriter implements CacheWriter {
     }
     const matches = record?.digest === descriptor.digest && record.size === descriptor.size;
     let offset = length;
+    let held: ByteRange[] = [];
     if (length > 0 && (!matches || length > descriptor.size)) {
       log.info(`cache: discarding a partial of ${descriptor.digest} that does not match its record`);
       offset = 0;
+    } else if (length > 0 && record?.ranges) {
+      // A ranged partial: only what its record lists is data (the rest are holes).
+      held = cleanRanges(record.ranges, length);
+      offset = held[0]?.[0] === 0 ? held[0][1] : 0;
     }
-    const handle = await fsp.open(path, 'a', FILE_MODE);
+    // Positional writes: a ranged download fills the file out of order (O_APPEND would ignore offsets).
+    const handle = await fsp.open(path, 'r+').catch((error: unknown) => {
+      if (errnoOf(error) !== 'ENOENT') throw error;
+      return fsp.open(path, 'w+', FILE_MODE);
+    });
     await handle.chmod(FILE_MODE);
-    if (offset === 0 && length > 0) await handle.truncate(0);
-    if (offset > 0)
-      log.debug(`cache: partial of ${descriptor.digest} holds ${offset} of ${descriptor.size} bytes`);
-    const ifRange = offset > 0 && record ? ifRangeOf(record) : undefined;
-    const writer = new PartialWriter(context, descriptor, origin, offset, ifRange, handle, release);
-    if (offset > 0 && record)
+    if (offset === 0 && held.length === 0 && length > 0) await handle.truncate(0);
+    const kept = held.reduce((sum, [a, b]) => sum + b - a, 0) || offset;
+    if (kept > 0)
+      log.debug(
+        `cache: partial of ${descriptor.digest} holds ${kept} of ${descriptor.size} bytes${held.length > 0 ? ` in ${held.length} ranges` : ''}`,
+      );
+    const ifRange = kept > 0 && record ? ifRangeOf(record) : undefined;
+    const writer = new PartialWriter(context, descriptor, origin, offset, ifRange, handle, release, held);
+    if (kept > 0 && record)
       writer.info = { url: record.url, etag: record.etag, lastModified: record.lastModified };
     return writer;
+  }
+
+  /** Bytes [start, end) of the partial: a range an earlier run completed. */
+  readRange(start: number, end: number): Readable {
+    return createReadStream(this.context.paths.partial(this.descriptor.digest), {
+      start,
+      end: end - 1,
+      highWaterMark: 1 << 20,
+    });
+  }
+
+  /** Bytes of a range at their place in the blob (ranges arrive out of order). */
+  async writeAt(offset: number, chunk: Buffer): Promise<void> {
+    if (!this.ranged) {
+      // From now on the file has holes: its length no longer says what is data (even after kill -9).
+      this.ranged = true;
+      await this.saveRecord();
+    }
+    try {
+      let done = 0;
+      while (done < chunk.length) {
+        const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (error) {
+      throw cacheError(this.context.paths.dir, `write ${this.descriptor.digest}`, error, {
+        written: offset,
+        needed: this.descriptor.size,
+      });
+    }
+  }
+
+  /** [start, end) is written: a restart keeps it and fetches only the gaps. */
+  async markComplete(start: number, end: number): Promise<void> {
+    this.ranged = true;
+    this.ranges = addRange(this.ranges, start, end);
+    await this.saveRecord();
   }
 
   replay(): Readable {
@@ -110,7 +171,17 @@ export class PartialWriter implements CacheWriter {
 
   async write(chunk: Buffer): Promise<void> {
     try {
-      await this.handle.write(chunk);
+      let done = 0;
+      while (done < chunk.length) {
+        const { bytesWritten } = await this.handle.write(
+          chunk,
+          done,
+          chunk.length - done,
+          this.position + done,
+        );
+        done += bytesWritten;
+      }
+      if (this.ranged) this.ranges = addRange(this.ranges, this.position, this.position + chunk.length);
       this.position += chunk.length;
       if (Date.now() - this.lastRecord >= RECORD_EVERY_MS) await this.saveRecord();
     } catch (error) {
@@ -128,6 +199,7 @@ export class PartialWriter implements CacheWriter {
       await this.flusher.stop();
       await this.handle.sync();
       await this.close();
+      await this.saving.catch(() => {});
       const previous = await readRecord(paths, digest);
       await writeRecord(paths, newRecord(this.descriptor, this.origin, previous));
       const final = paths.blob(digest);
@@ -149,13 +221,18 @@ export class PartialWriter implements CacheWriter {
     const digest = this.descriptor.digest;
     try {
       await this.close();
+      // A range record being saved must land before the files are kept or removed.
+      await this.saving.catch(() => {});
       let kept = false;
-      if (keepPartial && this.position > 0) {
+      if (keepPartial && (this.ranged ? this.ranges.length > 0 : this.position > 0)) {
         try {
           await this.saveRecord(true);
           kept = true;
+          const held = this.ranges.reduce((sum, [a, b]) => sum + b - a, 0);
           this.context.log.info(
-            `cache: kept ${this.position} of ${this.descriptor.size} bytes of ${digest}; the next pull resumes there`,
+            this.ranged
+              ? `cache: kept ${held} of ${this.descriptor.size} bytes of ${digest} in ${this.ranges.length} ranges; the next pull fetches only the gaps`
+              : `cache: kept ${this.position} of ${this.descriptor.size} bytes of ${digest}; the next pull resumes there`,
           );
         } catch (error) {
           // A partial without its record is never resumed: drop it (a full cache gets its space back).
@@ -173,18 +250,27 @@ export class PartialWriter implements CacheWriter {
     }
   }
 
-  private async saveRecord(force = false): Promise<void> {
-    if (this.done && !force) return;
+  private saveRecord(force = false): Promise<void> {
+    if (this.done && !force) return Promise.resolve();
     this.lastRecord = Date.now();
-    const record: PartialRecord = {
-      digest: this.descriptor.digest,
-      size: this.descriptor.size,
-      offset: this.position,
-      source: this.origin.source,
-      ...this.info,
-      updated: new Date().toISOString(),
-    };
-    await writeJsonAtomic(this.context.paths.partialRecord(this.descriptor.digest), record);
+    // One save at a time, each writing the state when it starts: the last one written is the newest.
+    const next = this.saving
+      .catch(() => {})
+      .then(() => {
+        const prefix = this.ranges[0]?.[0] === 0 ? this.ranges[0][1] : 0;
+        const record: PartialRecord = {
+          digest: this.descriptor.digest,
+          size: this.descriptor.size,
+          offset: this.ranged ? prefix : this.position,
+          source: this.origin.source,
+          ...this.info,
+          ...(this.ranged ? { ranges: this.ranges.map(([a, b]) => [a, b] as [number, number]) } : {}),
+          updated: new Date().toISOString(),
+        };
+        return writeJsonAtomic(this.context.paths.partialRecord(this.descriptor.digest), record);
+      });
+    this.saving = next;
+    return next;
   }
 
   private async close(): Promise<void> {

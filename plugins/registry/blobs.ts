@@ -1,8 +1,10 @@
 /**
  * `GET /v2/NAME/blobs/DIGEST`, from an offset with `Range: bytes=N-` (and `If-Range` when a
- * validator is known). The answer's real offset is reported: 0 when the server ignored Range
- * (200), the Content-Range start for 206. Redirects to storage hosts are followed by the HTTP
- * layer without Authorization. Digest and size are verified by the core.
+ * validator is known), or one bounded range `bytes=N-M` when a length is asked for (parallel
+ * ranged downloads). The answer's real offset is reported: 0 when the server ignored Range
+ * (200), the Content-Range start for 206, and its end when the range was bounded. Redirects to
+ * storage hosts are followed per request by the HTTP layer without Authorization. Digest and
+ * size are verified by the core.
  */
 import { Readable } from 'node:stream';
 import { type Descriptor, type FetchResponse, OcipullError } from 'ocipull';
@@ -11,11 +13,17 @@ import { isHtml, statusError, unexpectedResponse } from './errors.js';
 import { discard, displayUrl, type HttpResponse, header } from './http.js';
 import { toNetworkError } from './net-errors.js';
 
-/** `bytes 100-199/1000` → { start: 100, total: 1000 }. */
-export function parseContentRange(value: string | undefined): { start: number; total?: number } | undefined {
+/** `bytes 100-199/1000` → { start: 100, end: 200, total: 1000 } (`end` exclusive). */
+export function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; total?: number } | undefined {
   const match = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value ?? '');
   if (!match) return undefined;
-  return { start: Number(match[1]), total: match[3] === '*' ? undefined : Number(match[3]) };
+  return {
+    start: Number(match[1]),
+    end: Number(match[2]) + 1,
+    total: match[3] === '*' ? undefined : Number(match[3]),
+  };
 }
 
 /** Body errors become ocipull codes (NETWORK, TIMEOUT, TRUNCATED) the core knows to resume after. */
@@ -49,16 +57,17 @@ export async function getBlob(
   repository: string,
   descriptor: Descriptor,
   offset: number,
-  options: Omit<RequestOptions, 'what' | 'headers'> & { ifRange?: string },
+  options: Omit<RequestOptions, 'what' | 'headers'> & { ifRange?: string; length?: number },
 ): Promise<FetchResponse> {
-  const what = `blob ${client.host}/${repository}@${descriptor.digest}`;
+  const { ifRange, length: wanted, ...request } = options;
+  const bounded = wanted !== undefined && wanted > 0 && offset + wanted < descriptor.size;
+  const what = `blob ${client.host}/${repository}@${descriptor.digest}${bounded ? ` bytes ${offset}-${offset + wanted - 1}` : ''}`;
   const headers: Record<string, string> = {};
-  if (offset > 0) {
-    headers.range = `bytes=${offset}-`;
-    if (options.ifRange) headers['if-range'] = options.ifRange;
-  }
+  if (bounded) headers.range = `bytes=${offset}-${offset + wanted - 1}`;
+  else if (offset > 0) headers.range = `bytes=${offset}-`;
+  if (headers.range && ifRange) headers['if-range'] = ifRange;
   const response = await client.request(repository, `/v2/${repository}/blobs/${descriptor.digest}`, {
-    ...options,
+    ...request,
     what,
     headers,
   });
@@ -79,6 +88,7 @@ export async function getBlob(
   const length = header(response, 'content-length');
   const bodyLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
   let start = 0;
+  let end: number | undefined;
   let total: number | undefined = response.status === 200 ? bodyLength : undefined;
   if (response.status === 206) {
     const range = parseContentRange(header(response, 'content-range'));
@@ -92,8 +102,10 @@ export async function getBlob(
     }
     start = range.start;
     total = range.total;
+    // Only a bounded answer says where it stops; an open one runs to the blob's end.
+    if (range.end < (range.total ?? descriptor.size)) end = range.end;
   }
-  if (offset > 0 && start === 0)
+  if (headers.range && response.status === 200)
     options.log.debug(`${what}: the server ignored Range and sent the whole blob`);
   return {
     body: guardBody(response, what, bodyLength),
@@ -102,5 +114,6 @@ export async function getBlob(
     etag: header(response, 'etag'),
     lastModified: header(response, 'last-modified'),
     url: displayUrl(response.url),
+    ...(end !== undefined ? { end } : {}),
   };
 }

@@ -40,6 +40,7 @@ export default class RegistryPlugin implements Plugin {
         request.ifRange,
         request.signal,
         request.log,
+        request.length,
       );
     });
   }

@@ -55,6 +55,7 @@ export class RegistrySource implements Source {
     ifRange: string | undefined,
     signal: AbortSignal,
     log: Logger,
+    length?: number,
   ): Promise<FetchResponse> {
     if (this.rootBytes && this.root && descriptor.digest === this.root.digest && offset === 0) {
       return {
@@ -83,6 +84,7 @@ export class RegistrySource implements Source {
           signal,
           log,
           ifRange,
+          length,
         });
       } catch (error) {
         if (!fallsThrough(error) || endpoint === this.endpoints[this.endpoints.length - 1])

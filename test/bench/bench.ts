@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { benchDir, cliPath } from '../support/paths.js';
 import { renderZstdRows, zstdBenchCases } from './cases-zstd.js';
 import { type Measured, measure, sameFile, summarize } from './measure.js';
+import { renderWideArea, runWideArea, type WideAreaResult } from './wide-area.js';
 
 const work = process.env.OCIPULL_BENCH_DIR ?? join(tmpdir(), 'ocipull-bench');
 const size = process.env.OCIPULL_BENCH_SIZE ?? '2G';
@@ -78,14 +79,23 @@ async function main(): Promise<void> {
       rows.push({ case: c, disk, results: await runCase(c, disk, address) });
     }
     const zstdRows = await zstdBenchCases({ address, diskDir, scratch, runs, log }, only);
-    let report = render(rows, address);
+    // The wide-area case (wide-area.ts): the qcow2.zst through a proxy that makes the registry far away.
+    let wide: WideAreaResult | undefined;
+    if (!only || only.test('wide-area')) {
+      const disk = published['5.5']!.find((d) => d.disktype === 'qemu' && d.architecture === 'x86_64')!;
+      wide = await runWideArea(address, disk, scratch, runs);
+    }
+    let report = render(rows, address) + (wide ? renderWideArea(wide, runs) : '');
     if (zstdRows.length > 0) report += `\nNo-tools and multi-frame cases:\n\n${renderZstdRows(zstdRows)}`;
     process.stdout.write(report);
     await fsp.writeFile(join(work, 'results.md'), report);
     await fsp.writeFile(
       join(work, 'results.json'),
       JSON.stringify(
-        rows.map((r) => ({ case: r.case.name, blobSize: r.disk.size, ...r.results })),
+        [
+          ...rows.map((r) => ({ case: r.case.name, blobSize: r.disk.size, ...r.results })),
+          ...(wide ? [{ case: 'wide-area', blobSize: wide.disk.size, ...wide.results }] : []),
+        ],
         null,
         2,
       ),

@@ -103,6 +103,8 @@ export class FakeRegistry {
   faultsServed = 0;
   /** Restarts done by `restart()`. */
   restarts = 0;
+  /** Body bytes written for blob and storage requests (what a resume must not fetch again). */
+  blobBytesServed = 0;
 
   private constructor(
     private readonly options: FakeRegistryOptions,
@@ -392,7 +394,7 @@ export class FakeRegistry {
     // If-Range (RFC 9110 13.1.5): a validator other than the current ETag gets the whole body.
     const ifRange = req.headers['if-range'];
     const range = ifRange !== undefined && ifRange !== etag ? undefined : req.headers.range;
-    await this.send(res, body, { 'content-type': 'application/octet-stream', etag }, fault, range);
+    await this.send(res, body, { 'content-type': 'application/octet-stream', etag }, fault, range, true);
   }
 
   private async send(
@@ -401,21 +403,27 @@ export class FakeRegistry {
     headers: Record<string, string>,
     fault: Fault | undefined,
     range: string | undefined,
+    countBytes = false,
   ): Promise<void> {
     let start = 0;
-    const m = /^bytes=(\d+)-$/.exec(range ?? '');
-    if (m && fault?.kind !== 'ignoreRange') start = Number(m[1]);
-    let body = all.subarray(start);
+    let stop = all.length;
+    // `bytes=N-` and bounded `bytes=N-M` (parallel ranged downloads).
+    const m = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
+    if (m && fault?.kind !== 'ignoreRange') {
+      start = Number(m[1]);
+      if (m[2]) stop = Math.min(all.length, Number(m[2]) + 1);
+    }
+    let body = all.subarray(start, stop);
     if (fault?.kind === 'wrongBytes') {
       body = Buffer.from(body);
       if (body.length > 0) body[body.length >> 1]! ^= 0xff;
     }
-    const status = start > 0 ? 206 : 200;
+    const status = start > 0 || stop < all.length ? 206 : 200;
     res.writeHead(status, {
       ...headers,
       'content-length': String(body.length),
       'accept-ranges': 'bytes',
-      ...(status === 206 ? { 'content-range': `bytes ${start}-${all.length - 1}/${all.length}` } : {}),
+      ...(status === 206 ? { 'content-range': `bytes ${start}-${stop - 1}/${all.length}` } : {}),
     });
     const limit =
       fault?.kind === 'reset' || fault?.kind === 'truncate' || fault?.kind === 'stall'
@@ -426,6 +434,7 @@ export class FakeRegistry {
       const piece = body.subarray(at, Math.min(at + step, limit));
       // The last piece waits for `hold`, so the client cannot finish before it resolves.
       if (fault?.kind === 'slow' && fault.hold && at + step >= limit) await fault.hold;
+      if (countBytes) this.blobBytesServed += piece.length;
       if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve));
       if (fault?.kind === 'slow') await sleep(fault.delayMs);
       if (res.destroyed) return;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger, Orchestrator } from 'ocipull';
+import { createLogger, Orchestrator, runPack } from 'ocipull';
 import BundleKindPlugin, { BUNDLE_ARTIFACT_TYPE } from '../support/bundle-kind.js';
 import { runCli } from '../support/cli.js';
 import { sh } from '../support/codec.js';
@@ -191,5 +191,36 @@ describe('an out-of-tree artifact kind ("bundle": two named files of a two-layer
     assert.match(result.stderr, /NO_KIND/);
     assert.match(result.stderr, /did you mean "bundle"/);
     assert.match(result.stderr, /bundle, disk/);
+  });
+});
+
+describe('the bundle kind round trip: packed and pulled back through the public API alone', () => {
+  it('packs two named files (one zstd-compressed) into a layout, then pulls them back byte for byte', async () => {
+    const inputs = join(dir, 'round-trip-inputs');
+    await mkdir(inputs, { recursive: true });
+    await writeFile(join(inputs, 'notes.txt'), notes);
+    await writeFile(join(inputs, 'payload.bin'), payload);
+    const o = await orchestrator(join(dir, 'cache-round-trip'));
+    const layout = join(dir, 'round-trip-layout');
+    const packed = await runPack(o, {
+      destination: `oci-dir:${layout}:v1`,
+      kind: 'bundle',
+      inputs: {
+        file: [`notes.txt=${join(inputs, 'notes.txt')}`, `payload.bin=${join(inputs, 'payload.bin')}`],
+        zstd: ['payload.bin'],
+      },
+    });
+    assert.equal(packed.entries.length, 1);
+    assert.deepEqual(packed.entries[0]!.codecs, ['none', 'zstd']);
+    // The zstd layer really is compressed: smaller than the file and starting with zstd's magic.
+    const zstdLayer = packed.entries[0]!.layers[1]!;
+    assert.ok(zstdLayer.size < payload.length);
+    const blob = await readFile(join(layout, 'blobs', 'sha256', zstdLayer.digest.slice(7)));
+    assert.deepEqual([...blob.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+    const out = join(dir, 'round-trip-out');
+    const result = await o.pull({ source: `oci-dir:${layout}:v1`, output: out });
+    assert.equal(result.output, out);
+    assert.equal(result.kind, 'bundle');
+    await assertBundle(out);
   });
 });

@@ -15,6 +15,7 @@ import {
   type Plan,
   type Plugin,
 } from 'ocipull';
+import { bundleEntryKey, packBundle } from './bundle-kind-pack.js';
 
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.example.bundle.v1';
 
@@ -53,6 +54,9 @@ export default class BundleKindPlugin implements Plugin {
     const kind: Kind = {
       name: 'bundle',
       description: 'a bundle of named files, one per layer (an example kind)',
+      // The pack half (bundle-kind-pack.ts): the same kind packs what it pulls.
+      pack: packBundle,
+      entryKey: bundleEntryKey,
       async plan(request: KindPlanRequest): Promise<Plan> {
         const { descriptor, doc } = await bundleManifest(request);
         if (doc.kind !== 'manifest')

@@ -1,35 +1,14 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isOcipullError, OcipullError } from '../errors/errors.js';
+import { OcipullError } from '../errors/errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { CacheWriter, Descriptor, FetchResponse, Source } from '../types.js';
 import { pauseAt } from './pause.js';
 import { fetchRanges, wantsRanges } from './ranges.js';
+import { isTransient } from './transient.js';
 
-const TRANSIENT_CODES = new Set(['NETWORK', 'TIMEOUT', 'TRUNCATED', 'SERVER_ERROR', 'TOO_MANY_REQUESTS']);
-const TRANSIENT_SYSTEM = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_CLOSED',
-]);
-
-/** Errors worth a reconnect: the connection, not the content, failed. */
-export function isTransient(error: unknown): boolean {
-  if (isOcipullError(error)) return TRANSIENT_CODES.has(error.code);
-  const code = (error as { code?: string })?.code;
-  if (code && TRANSIENT_SYSTEM.has(code)) return true;
-  const cause = (error as { cause?: unknown })?.cause;
-  return cause !== undefined && cause !== error && isTransient(cause);
-}
+export { isTransient } from './transient.js';
 
 export interface BlobStreamOptions {
   orchestrator: Orchestrator;

@@ -14,8 +14,8 @@ import { OcipullError } from '../errors/errors.js';
 import type { DigestVerifier } from '../oci/digest.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { CacheWriter, Descriptor, FetchResponse, Source } from '../types.js';
-import { isTransient } from './blob-stream.js';
 import { planSegments, type Segment } from './ranges-plan.js';
+import { isTransient } from './transient.js';
 
 export interface RangedContext {
   orchestrator: Orchestrator;

@@ -201,6 +201,38 @@ describe('kernel packages (--kind kernel)', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).replaced, 1);
     assert.equal(JSON.parse(again.stdout).kept, 1);
+    // --exit-on-conflict refuses an existing tag and changes nothing; --overwrite (another tag) holds only the new build.
+    const before = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', ref]);
+    const refused = await pack([
+      '--kernel',
+      join(dir, 'vmlinuz'),
+      '--platform',
+      'xen/x86_64',
+      '--exit-on-conflict',
+    ]);
+    assert.equal(refused.code, 8, refused.stderr);
+    assert.match(refused.stderr, /TAG_CONFLICT/);
+    assert.equal(await run('skopeo', ['inspect', '--raw', '--tls-verify=false', ref]), before);
+    const other = `docker://${registry.addr}/kernels/linux:only-xen`;
+    for (const platform of ['qemu/x86_64', 'xen/x86_64']) {
+      const r = await cli([
+        'pack',
+        other,
+        '--kind',
+        'kernel',
+        '--kernel',
+        join(dir, 'vmlinuz'),
+        '--platform',
+        platform,
+        '--overwrite',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const onlyXen = JSON.parse(await run('skopeo', ['inspect', '--raw', '--tls-verify=false', other]));
+    assert.deepEqual(
+      onlyXen.manifests.map((m: { platform: { os: string } }) => m.platform.os),
+      ['xen'],
+    );
 
     const rawIndex = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', ref]);
     const index = JSON.parse(rawIndex);

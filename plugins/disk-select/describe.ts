@@ -1,6 +1,7 @@
 import {
   Annotations,
   type Descriptor,
+  type InspectEntry,
   isIndexMediaType,
   type KindDescribeRequest,
   type KindEntry,
@@ -14,24 +15,10 @@ import {
 const MAX_DEPTH = 4;
 
 /**
- * One index entry as `inspect` reports it (its JSON shape, keys in this order). Disk entries
- * carry `diskType`; any other manifest is a container image, listed apart and never pulled.
+ * One index entry as `inspect` reports it (its JSON shape, keys in this order): the public
+ * `InspectEntry`. Disk entries carry `diskType`; any other manifest is a container image.
  */
-export interface DiskEntryFacts {
-  digest: string;
-  platform: { os?: string; architecture?: string; variant?: string };
-  diskType?: string;
-  title?: string;
-  /** Disks: the layer (download) size; container images: config + layers. */
-  size?: number;
-  /** Disks: the layer's media type; container images: the manifest's. */
-  mediaType: string;
-  layerDigest?: string;
-  layers?: number;
-  /** The index that lists this entry (differs from the root's when indexes nest). */
-  index: string;
-  error?: { code: string; message: string };
-}
+export type DiskEntryFacts = InspectEntry;
 
 async function describeEntry(
   request: KindDescribeRequest,

@@ -151,7 +151,7 @@ describe('kernel packages (--kind kernel)', () => {
   test('pack → the real registry, merged by target; skopeo reads index and config; pull is byte-identical; inspect lists targets; copy keeps them', async () => {
     const ref = `docker://${registry.addr}/kernels/linux:6.1`;
     const pack = (args: string[]) => cli(['pack', ref, '--kind', 'kernel', '--json', ...args]);
-    const one = await pack([
+    const qemuBuild = [
       '--kernel',
       join(dir, 'vmlinuz'),
       '--initrd',
@@ -168,7 +168,8 @@ describe('kernel packages (--kind kernel)', () => {
       'TERM=linux',
       '--name',
       'linux',
-    ]);
+    ];
+    const one = await pack(qemuBuild);
     assert.equal(one.code, 0, one.stderr);
     const two = await pack([
       '--kernel',
@@ -180,24 +181,7 @@ describe('kernel packages (--kind kernel)', () => {
     ]);
     assert.equal(two.code, 0, two.stderr);
     // The same target again replaces its entry; the other target is kept.
-    const again = await pack([
-      '--kernel',
-      join(dir, 'vmlinuz'),
-      '--initrd',
-      join(dir, 'initrd.img'),
-      '--platform',
-      'qemu/x86_64',
-      '--kernel-version',
-      '6.1.0',
-      '--cmd',
-      'console=ttyS0',
-      '--cmd',
-      'panic=-1',
-      '--env',
-      'TERM=linux',
-      '--name',
-      'linux',
-    ]);
+    const again = await pack(qemuBuild);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).replaced, 1);
     assert.equal(JSON.parse(again.stdout).kept, 1);

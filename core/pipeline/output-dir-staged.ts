@@ -1,24 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, rmSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OcipullError } from '../errors/errors.js';
-
-/** Staging directories not yet committed or discarded: removed if the process exits first. */
-const live = new Set<string>();
-let exitHook = false;
-
-function track(path: string): void {
-  live.add(path);
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const dir of live) {
-      try {
-        rmSync(dir, { recursive: true, force: true });
-      } catch {}
-    }
-  });
-}
+import { forgetOnExit, removeOnExit } from './exit-cleanup.js';
 
 function stagedPrefix(target: string): string {
   return `.${basename(target).slice(0, 180)}.`;
@@ -127,7 +111,7 @@ export class StagedDir {
     } catch (error) {
       throw failed(target, error);
     }
-    track(path);
+    removeOnExit(path);
     return new StagedDir(target, path, options.replace);
   }
 
@@ -160,7 +144,7 @@ export class StagedDir {
       }
       committed = true;
       this.done = true;
-      live.delete(this.path);
+      forgetOnExit(this.path);
       await syncDir(dirname(this.target));
     } catch (error) {
       // Put back what was there before, then drop what was staged.
@@ -176,6 +160,6 @@ export class StagedDir {
     if (this.done) return;
     this.done = true;
     await fsp.rm(this.path, { recursive: true, force: true });
-    live.delete(this.path);
+    forgetOnExit(this.path);
   }
 }

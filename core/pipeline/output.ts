@@ -1,32 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fsp, fstatSync, type Stats, unlinkSync } from 'node:fs';
+import { constants, promises as fsp, fstatSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { OcipullError } from '../errors/errors.js';
 import type { DiskOutput } from '../types.js';
+import { forgetOnExit, removeOnExit } from './exit-cleanup.js';
 import { BackgroundFlush } from './flush.js';
 import { describeNoSpace, spaceErrno } from './space.js';
 
 const BLOCK = 4096;
 const STAGE = 1 << 20;
 const ZERO = Buffer.alloc(BLOCK);
-
-/** Temp files not yet committed or discarded: removed if the process exits first. */
-const live = new Set<string>();
-let exitHook = false;
-
-function track(path: string): void {
-  live.add(path);
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const temp of live) {
-      try {
-        unlinkSync(temp);
-      } catch {}
-    }
-  });
-}
 
 function outputError(target: string, error: unknown, written?: number): OcipullError {
   const space = spaceErrno(error);
@@ -209,7 +193,7 @@ export class OutputFile implements DiskOutput {
       );
       try {
         const handle = await fsp.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o644);
-        track(temp);
+        removeOnExit(temp);
         return new OutputFile(target, temp, handle.fd, options.sparse, options.replace, handle);
       } catch (error) {
         // Someone else's file under our would-be name (a planted one): take another name.
@@ -354,7 +338,7 @@ export class OutputFile implements DiskOutput {
         }
         await fsp.rm(this.path, { force: true });
       }
-      live.delete(this.path);
+      forgetOnExit(this.path);
       const dir = await fsp.open(dirname(this.target), 'r');
       try {
         await dir.sync();
@@ -372,7 +356,7 @@ export class OutputFile implements DiskOutput {
     // A block device is never removed: what was written into it stays there.
     if (this.device) return;
     await fsp.rm(this.path, { force: true });
-    live.delete(this.path);
+    forgetOnExit(this.path);
   }
 
   private async close(): Promise<void> {

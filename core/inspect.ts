@@ -7,7 +7,6 @@ import { OcipullError } from './errors/errors.js';
 import { sameArch } from './oci/platform.js';
 import type { Orchestrator } from './orchestrator.js';
 import { openPullSource } from './pipeline/offline.js';
-import { majorMinor } from './pipeline/pull.js';
 
 /** One entry of an inspected index, as the kind described it (the disk kind: see docs/library.md). */
 export interface InspectEntry {
@@ -66,10 +65,7 @@ export async function inspectSource(
   const kind = orchestrator.kinds.get(settings.kind ?? 'disk');
   const transport = {
     ...settings.transport,
-    // The machine-os version tag is the disk kind's default only; other kinds default to latest.
-    defaultTag:
-      settings.transport.defaultTag ??
-      (kind.name === 'disk' ? majorMinor(settings.machineOsVersion) : 'latest'),
+    defaultTag: settings.transport.defaultTag ?? kind.defaultTag?.(settings) ?? 'latest',
   };
   const raw = request.source ?? settings.defaultSource;
   const { source } = await openPullSource(orchestrator, raw, transport, signal);

@@ -48,6 +48,11 @@ export interface Settings {
   /** Bytes per ranged request; blobs under two of them are fetched as one stream. */
   rangeChunkSize: number;
   transport: TransportOptions;
+  /**
+   * Settings of one artifact kind, by kind name (`kinds.rootfs.format`, ...): read by that kind's
+   * plugin, which checks them. Presets, the config file and the command line merge per kind.
+   */
+  kinds: Record<string, Record<string, unknown>>;
   /** Free-form settings for third-party plugins, by plugin name. */
   plugins: Record<string, unknown>;
 }
@@ -69,5 +74,6 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   connections: 4,
   rangeChunkSize: 8 * 1024 * 1024,
   transport: {},
+  kinds: {},
   plugins: {},
 };

@@ -63,6 +63,9 @@ export async function normalizeConfig(options: {
     typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 0;
   const fileConfig: ConfigFile = empty ? {} : await validateConfig(raw, file ?? 'configuration');
   const config: ConfigFile = { ...fileConfig, ...(options.overlay ?? {}) };
+  // Kind settings merge per kind: `--format ext4` keeps the file's `kinds.rootfs.limits`.
+  if (fileConfig.kinds && options.overlay?.kinds)
+    config.kinds = mergeKinds(fileConfig.kinds, options.overlay.kinds);
   const baseDir = file ? dirname(file) : (options.cwd ?? process.cwd());
   const cliBase = options.cwd ?? process.cwd();
   const given = options.preset === undefined || options.preset.length === 0 ? undefined : options.preset;
@@ -91,10 +94,20 @@ export async function normalizeConfig(options: {
   };
 }
 
+type KindSettings = Record<string, Record<string, unknown>>;
+
+/** `over`'s settings of each kind laid over `under`'s, key by key. */
+function mergeKinds(under: KindSettings, over: KindSettings): KindSettings {
+  const merged: KindSettings = { ...under };
+  for (const [kind, settings] of Object.entries(over)) merged[kind] = { ...(under[kind] ?? {}), ...settings };
+  return merged;
+}
+
 function layer(target: Partial<Settings>, settings: PresetSettings): void {
   for (const [key, value] of Object.entries(settings)) {
     if (value === undefined) continue;
     if (key === 'cache') target.cache = { ...(target.cache ?? {}), ...(value as Record<string, unknown>) };
+    else if (key === 'kinds') target.kinds = mergeKinds(target.kinds ?? {}, value as KindSettings);
     else (target as Record<string, unknown>)[key] = value;
   }
 }
@@ -122,6 +135,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
     machineName: c.machineName,
     allowMissingTitle: c.allowMissingTitle,
     cache: c.cache,
+    kinds: c.kinds,
   });
   const pick = <K extends keyof Settings>(key: K, value: Settings[K] | undefined) => {
     if (value !== undefined) s[key] = value;

@@ -18,6 +18,8 @@ export interface PresetSettings {
   machineName?: string;
   allowMissingTitle?: boolean;
   cache?: Record<string, unknown>;
+  /** Settings of each artifact kind, by kind name (`kinds.rootfs.format`). */
+  kinds?: Record<string, Record<string, unknown>>;
 }
 
 /** A config file after schema validation (step 2). */

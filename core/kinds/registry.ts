@@ -1,6 +1,15 @@
 import { OcipullError } from '../errors/errors.js';
+import type { Settings } from '../settings.js';
 import { suggestion } from '../suggest.js';
 import type { Kind } from './types.js';
+
+/** `5.5.1` → `5.5`. */
+export function majorMinor(version: string): string {
+  const [major, minor] = version.split('.');
+  return minor === undefined ? (major ?? version) : `${major}.${minor}`;
+}
+
+const KIND_METHODS = ['plan', 'describe', 'pack', 'entryKey', 'packResult', 'defaultTag'] as const;
 
 /** The artifact kinds plugins have registered (one record each), looked up by `--kind`. */
 export class KindRegistry {
@@ -16,7 +25,13 @@ export class KindRegistry {
     if (this.kinds.has(kind.name)) {
       throw new OcipullError('PLUGIN_DUPLICATE', `kind ${kind.name} is registered twice`);
     }
-    this.kinds.set(kind.name, Object.freeze({ ...kind }));
+    // A class instance keeps its methods on the prototype: they are bound, so the frozen copy has them.
+    const record: Record<string, unknown> = { ...kind };
+    for (const method of KIND_METHODS) {
+      const fn = (kind as unknown as Record<string, unknown>)[method];
+      if (typeof fn === 'function') record[method] = fn.bind(kind);
+    }
+    this.kinds.set(kind.name, Object.freeze(record) as unknown as Kind);
   }
 
   has(name: string): boolean {
@@ -25,6 +40,18 @@ export class KindRegistry {
 
   list(): Kind[] {
     return [...this.kinds.values()];
+  }
+
+  /**
+   * The tag a reference naming none gets for the run's kind: the `defaultTag` transport setting,
+   * else the kind record's `defaultTag(settings)`, else `latest`. A kind no plugin registered
+   * (the pull fails with NO_KIND once resolved) keeps the machine-os tag for `disk` only.
+   */
+  defaultTag(settings: Readonly<Settings>): string {
+    if (settings.transport.defaultTag) return settings.transport.defaultTag;
+    const kind = this.kinds.get(settings.kind);
+    if (kind) return kind.defaultTag?.(settings) ?? 'latest';
+    return settings.kind === 'disk' ? majorMinor(settings.machineOsVersion) : 'latest';
   }
 
   /** The kind named, or NO_KIND naming the kinds there are. */

@@ -108,6 +108,13 @@ export interface Plan {
   diskType?: string;
   /** Run after every part is placed, before the commit (write metadata, turn a tree into a disk). */
   finish?(staging: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Files the kind writes beside the staging directory of a `files` / `tree` output, named by a
+   * suffix (`<staging><suffix>`: the rootfs kind's `.rootfs-record.jsonl`). Each is committed with
+   * the output (renamed to `<target><suffix>` right after it), removed with it on failure; with
+   * `--replace`, the old output's file of that suffix goes with the old output.
+   */
+  companions?: string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -201,6 +208,17 @@ export interface Kind {
   readonly name: string;
   /** One line for `--help` and errors. */
   readonly description: string;
+  /**
+   * The tag a registry reference that names none gets (`docker://alpine` → `alpine:latest`);
+   * undefined: `latest`. The disk kind answers the machine-os version (`5.5`).
+   */
+  defaultTag?(settings: Readonly<Settings>): string | undefined;
+  /**
+   * `-o PATH` names the output itself even when PATH is an existing directory (a tree replacing a
+   * tree, with `--replace`); the plan's `outputName` inside a directory only for `-o DIR/` or no
+   * `-o`. Undefined: an existing directory is where the output is put, under its `outputName`.
+   */
+  readonly outputIsPath?: boolean;
   /** Choose what to pull out of `root` and plan it. */
   plan(request: KindPlanRequest): Promise<Plan>;
   /** What `inspect` lists for this kind. */

@@ -29,7 +29,7 @@ function alive(pid: number): boolean {
  * ours by name, of a process that no longer exists. A `.ocipull-old` directory (a replaced output
  * renamed aside) is never removed: until its replacement was in place it was the only copy.
  */
-async function removeOrphans(target: string): Promise<void> {
+async function removeOrphans(target: string, companions: readonly string[]): Promise<void> {
   const prefix = stagedPrefix(target);
   let names: string[];
   try {
@@ -39,11 +39,16 @@ async function removeOrphans(target: string): Promise<void> {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)-[0-9a-f]{8}\.ocipull-tmp$/.exec(name.slice(prefix.length))?.[1]);
+    const rest = name.slice(prefix.length);
+    const companion = companions.find((suffix) => rest.endsWith(`.ocipull-tmp${suffix}`));
+    const stem = companion === undefined ? rest : rest.slice(0, -companion.length);
+    const pid = Number(/^(\d+)-[0-9a-f]{8}\.ocipull-tmp$/.exec(stem)?.[1]);
     if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
     const path = join(dirname(target), name);
     try {
-      if ((await fsp.lstat(path)).isDirectory()) await fsp.rm(path, { recursive: true, force: true });
+      const info = await fsp.lstat(path);
+      if (companion === undefined ? info.isDirectory() : info.isFile())
+        await fsp.rm(path, { recursive: true, force: true });
     } catch {
       // not ours to remove: skipped
     }
@@ -79,6 +84,8 @@ export class StagedDir {
     readonly target: string,
     readonly path: string,
     private readonly replace: boolean,
+    /** Suffixes of files beside the staging directory committed with it (Plan.companions). */
+    private readonly companions: readonly string[],
   ) {}
 
   /** OUTPUT_EXISTS when something is at the target that this output may not replace. */
@@ -95,16 +102,20 @@ export class StagedDir {
         hint: 'pass --replace to overwrite it, or choose another -o',
       });
     }
-    if (!stat.isDirectory()) {
-      throw new OcipullError('OUTPUT_EXISTS', `${target} exists and is not a directory`, {
-        hint: '--replace replaces a directory with this directory output, nothing else: choose another -o',
+    if (!stat.isDirectory() && !stat.isFile() && !stat.isSymbolicLink()) {
+      throw new OcipullError('OUTPUT_EXISTS', `${target} exists and is a device, FIFO or socket`, {
+        hint: '--replace replaces a directory or a file with this output, nothing else: choose another -o',
       });
     }
   }
 
-  static async create(target: string, options: { replace: boolean }): Promise<StagedDir> {
+  static async create(
+    target: string,
+    options: { replace: boolean; companions?: readonly string[] },
+  ): Promise<StagedDir> {
+    const companions = options.companions ?? [];
     await StagedDir.checkTarget(target, options.replace);
-    await removeOrphans(target);
+    await removeOrphans(target, companions);
     const path = stagedName(target, '.ocipull-tmp');
     try {
       await fsp.mkdir(path, { mode: 0o755 });
@@ -112,7 +123,8 @@ export class StagedDir {
       throw failed(target, error);
     }
     removeOnExit(path);
-    return new StagedDir(target, path, options.replace);
+    for (const suffix of companions) removeOnExit(`${path}${suffix}`);
+    return new StagedDir(target, path, options.replace, companions);
   }
 
   /** Move the staged directory onto the target with one rename. */
@@ -145,14 +157,30 @@ export class StagedDir {
       committed = true;
       this.done = true;
       forgetOnExit(this.path);
+      await this.commitCompanions();
       await syncDir(dirname(this.target));
     } catch (error) {
       // Put back what was there before, then drop what was staged.
       if (aside && !committed) await fsp.rename(aside, this.target).catch(() => {});
-      await this.discard();
+      if (!committed) await this.discard();
       throw failed(this.target, error);
     } finally {
       if (aside && committed) await fsp.rm(aside, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** Each companion file goes to `<target><suffix>`; an old one whose output was replaced goes. */
+  private async commitCompanions(): Promise<void> {
+    for (const suffix of this.companions) {
+      const staged = `${this.path}${suffix}`;
+      try {
+        await fsp.rename(staged, `${this.target}${suffix}`);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ENOENT') throw error;
+        // None staged (a root run writes no record): the old output's one described the old output.
+        if (this.replace) await fsp.rm(`${this.target}${suffix}`, { force: true });
+      }
+      forgetOnExit(staged);
     }
   }
 
@@ -161,5 +189,9 @@ export class StagedDir {
     this.done = true;
     await fsp.rm(this.path, { recursive: true, force: true });
     forgetOnExit(this.path);
+    for (const suffix of this.companions) {
+      await fsp.rm(`${this.path}${suffix}`, { recursive: true, force: true });
+      forgetOnExit(`${this.path}${suffix}`);
+    }
   }
 }

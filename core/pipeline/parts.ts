@@ -106,7 +106,9 @@ export async function placeParts(r: PartsRequest): Promise<Placed> {
   const { orchestrator, plan } = r;
   const settings = orchestrator.settings;
   const names = plan.output.type === 'file' ? undefined : fileNames(plan);
-  const staged = names ? await StagedDir.create(r.output, { replace: settings.replace }) : undefined;
+  const staged = names
+    ? await StagedDir.create(r.output, { replace: settings.replace, companions: plan.companions })
+    : undefined;
   const progress = new PullProgress(
     orchestrator.hooks,
     plan.parts.map((p) => p.descriptor.size),

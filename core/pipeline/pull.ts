@@ -27,7 +27,8 @@ export async function runPull(orchestrator: Orchestrator, request: PullRequest):
   const settings = orchestrator.settings;
   const signal = request.signal ?? new AbortController().signal;
   const requested = request.source ?? settings.defaultSource;
-  const target = await checkTarget(request.output, settings.replace);
+  const kind = orchestrator.kinds.has(settings.kind) ? orchestrator.kinds.get(settings.kind) : undefined;
+  const target = await checkTarget(request.output, settings.replace, kind?.outputIsPath === true);
   await orchestrator.hooks.beforePull.promise({
     source: requested,
     output: target.explicit ?? target.dir!,

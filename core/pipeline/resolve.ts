@@ -5,11 +5,7 @@ import type { BlobCache, LoadedDocument, Source, TransportOptions } from '../typ
 import { openPullSource } from './offline.js';
 import { loadDocument } from './source.js';
 
-/** `5.5.1` → `5.5`. */
-export function majorMinor(version: string): string {
-  const [major, minor] = version.split('.');
-  return minor === undefined ? (major ?? version) : `${major}.${minor}`;
-}
+export { majorMinor } from '../kinds/registry.js';
 
 export interface Resolved {
   /** The reference as given (or the configured default source). */
@@ -24,7 +20,8 @@ export interface Resolved {
 
 /**
  * Open the source (the cache's copy when offline) and load its root document. A registry
- * reference naming no tag gets `<major>.<minor>` of `machineOsVersion`. The source is closed
+ * reference naming no tag gets the run's kind's default tag (the disk kind: `<major>.<minor>` of
+ * `machineOsVersion`; the rootfs kind and others: `latest`). The source is closed
  * again when its root cannot be loaded; otherwise the caller closes it.
  */
 export async function resolveSource(
@@ -36,10 +33,7 @@ export async function resolveSource(
   orchestrator.hooks.progress.call({ phase: 'resolve', message: withoutUserinfo(requested) });
   const transport = {
     ...settings.transport,
-    // The machine-os version tag is the disk kind's default only; other kinds default to latest.
-    defaultTag:
-      settings.transport.defaultTag ??
-      (settings.kind === 'disk' ? majorMinor(settings.machineOsVersion) : 'latest'),
+    defaultTag: orchestrator.kinds.defaultTag(settings),
   };
   const { source, offline } = await openPullSource(orchestrator, requested, transport, signal);
   try {

@@ -3,6 +3,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { OcipullError } from '../errors/errors.js';
 import type { Plan } from '../kinds/types.js';
 import { OutputFile } from './output.js';
+import { StagedDir } from './output-dir-staged.js';
 
 /** Where the output goes, as far as it is known before anything is fetched. */
 export interface Target {
@@ -39,9 +40,20 @@ async function makeOutputDir(dir: string): Promise<void> {
 /**
  * Check the output target before anything is fetched: an explicit `-o PATH` must be writable
  * (OUTPUT_EXISTS, OUTPUT_NOT_FILE); `-o DIR/` names a directory, made (mkdir -p, 0755) at once so
- * `pull -o ~/vms/` works on a fresh machine.
+ * `pull -o ~/vms/` works on a fresh machine. For a kind whose output is a path (`outputIsPath`:
+ * a tree), `-o PATH` is the output even when PATH is an existing directory: replaced with
+ * `--replace`, else OUTPUT_EXISTS.
  */
-export async function checkTarget(output: string | undefined, replace: boolean): Promise<Target> {
+export async function checkTarget(
+  output: string | undefined,
+  replace: boolean,
+  outputIsPath = false,
+): Promise<Target> {
+  if (outputIsPath && output !== undefined && !output.endsWith('/')) {
+    const explicit = resolvePath(output);
+    await StagedDir.checkTarget(explicit, replace);
+    return { explicit };
+  }
   const outputIsDir = output === undefined || output.endsWith('/') || (await isDirectory(output));
   if (!outputIsDir) {
     const explicit = resolvePath(output);
@@ -57,6 +69,7 @@ export async function checkTarget(output: string | undefined, replace: boolean):
 export async function outputPath(target: Target, plan: Plan, replace: boolean): Promise<string> {
   if (target.explicit) return target.explicit;
   const output = join(target.dir!, plan.outputName ?? plan.kind);
-  await OutputFile.checkTarget(output, replace);
+  if (plan.output.type === 'file') await OutputFile.checkTarget(output, replace);
+  else await StagedDir.checkTarget(output, replace);
   return output;
 }

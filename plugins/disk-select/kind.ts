@@ -20,6 +20,8 @@ import { planDisk } from './plan.js';
 export const diskKind: Kind = {
   name: 'disk',
   description: 'a VM disk image, one per hypervisor (podman machine-os)',
+  // A reference without tag means the machine-os release's `<major>.<minor>` (5.5.1 → 5.5).
+  defaultTag: (settings) => settings.machineOsVersion.split('.').slice(0, 2).join('.'),
   plan: (request: KindPlanRequest): Promise<Plan> => planDisk(request),
   describe: (request: KindDescribeRequest): Promise<KindEntry[]> => describeDisks(request),
   pack: (request: KindPackRequest): Promise<PackEntry[]> => packDisks(request),

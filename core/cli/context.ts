@@ -24,6 +24,8 @@ export interface CliContext {
   /** Resolve config + presets + flags through the library (`createOrchestrator`), plugins applied. */
   setup(
     flags: CommonFlags,
+    /** Library options a command adds beside the common flags' (pull: `kinds.rootfs`). */
+    extra?: OrchestratorSetup,
   ): Promise<{ ocipull: Ocipull; orchestrator: Orchestrator; config: ResolvedConfig; log: Logger }>;
 }
 
@@ -199,9 +201,9 @@ export function createContext(signal: AbortSignal, write: (text: string) => void
     out: write,
     json: false,
     debug: false,
-    async setup(given) {
+    async setup(given, extra) {
       const flags = context.debug ? { ...given, debug: true } : given;
-      const ocipull = await createOrchestrator(optionsFrom(flags), { optionName: flagName });
+      const ocipull = await createOrchestrator({ ...optionsFrom(flags), ...extra }, { optionName: flagName });
       return { ocipull, orchestrator: ocipull.orchestrator, config: ocipull.config, log: ocipull.log };
     },
   };

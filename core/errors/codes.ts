@@ -90,6 +90,10 @@ export const CODES = {
   MANIFEST_INVALID: c(EXIT.FORMAT, 'A manifest or index is not valid JSON of the OCI / Docker schema.'),
   MANIFEST_TOO_LARGE: c(EXIT.FORMAT, 'A manifest or index is larger than the 4 MiB limit.'),
   MEDIA_TYPE_UNSUPPORTED: c(EXIT.FORMAT, 'A document has a media type ocipull does not read.'),
+  MANIFEST_SCHEMA1: c(
+    EXIT.FORMAT,
+    'The manifest is Docker schema 1 (`...manifest.v1+json` / `+prettyjws`), which ocipull does not read: copy the image as Docker v2s2 or OCI.',
+  ),
   INDEX_TOO_DEEP: c(EXIT.FORMAT, 'Nested indexes go deeper than the limit, or refer to themselves.'),
   INDEX_TOO_LARGE: c(
     EXIT.FORMAT,
@@ -237,6 +241,14 @@ export const CODES = {
   NO_MATCHING_PLATFORM: c(
     EXIT.NOT_FOUND,
     'No image of the index is for the requested platform (os/architecture/variant; what exists is listed).',
+  ),
+  ROOTFS_OPTION_INVALID: c(
+    EXIT.USAGE,
+    'A rootfs setting or flag is not valid or does not fit the others (an unknown --format, --size with a tree or a tar, a rootfs flag with another kind); what is accepted is named.',
+  ),
+  LAYER_NOT_DISTRIBUTABLE: c(
+    EXIT.FORMAT,
+    'A layer is non-distributable (OCI nondistributable, Docker foreign) and none of its urls starts with a prefix of `kinds.rootfs.allowUrls`.',
   ),
   ROOTFS_OUTPUT_FAILED: c(
     EXIT.OUTPUT,

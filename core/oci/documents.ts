@@ -11,6 +11,9 @@ export const MAX_INDEX_ENTRIES = 10_000;
 
 type Json = Record<string, unknown>;
 
+/** Docker schema 1 (`application/vnd.docker.distribution.manifest.v1+json`, `+prettyjws`). */
+const SCHEMA1 = /^application\/vnd\.docker\.distribution\.manifest\.v1\+(json|prettyjws)$/;
+
 function invalid(what: string, problem: string): OcipullError {
   return new OcipullError('MANIFEST_INVALID', `${what} is not a valid OCI document: ${problem}`, {
     hint: `expected JSON with schemaVersion 2 and one of the media types ${MANIFEST_ACCEPT.join(', ')}`,
@@ -160,6 +163,16 @@ export function parseDocument(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw invalid(what, 'not a JSON object');
   const doc = parsed as Json;
+  const schema1 = (type: unknown) => typeof type === 'string' && SCHEMA1.test(type);
+  if (doc.schemaVersion === 1 || schema1(doc.mediaType) || schema1(descriptor.mediaType)) {
+    throw new OcipullError(
+      'MANIFEST_SCHEMA1',
+      `${what} is a Docker schema 1 manifest (${schema1(descriptor.mediaType) ? descriptor.mediaType : 'schemaVersion 1'}), a format ocipull does not read`,
+      {
+        hint: 'schema 1 is deprecated and unsigned in practice: copy the image as Docker v2s2 or OCI (skopeo copy --format v2s2 or --format oci) and pull that',
+      },
+    );
+  }
   if (doc.schemaVersion !== 2)
     throw invalid(what, `schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
   const own = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;

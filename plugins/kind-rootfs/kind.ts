@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   type Kind,
   type KindPlanRequest,
+  type Logger,
   MAX_DOCUMENT_BYTES,
   OcipullError,
   type Part,
@@ -19,9 +20,11 @@ import {
   readAll,
 } from 'ocipull';
 import { applyLayer, type LayerStats } from './apply/apply.js';
-import { Budget, type Limits } from './apply/limits.js';
+import { Budget } from './apply/limits.js';
 import { RecordWriter, recordPathFor } from './apply/record.js';
 import { decodeLayer, hashing } from './decode.js';
+import { checkDistributable } from './distributable.js';
+import { type RootfsOptions, rootfsOptions } from './options.js';
 import { treeToErofs, treeToExt4 } from './output/disk.js';
 import { treeToTar } from './output/tar.js';
 import { chooseManifest } from './platform.js';
@@ -30,22 +33,12 @@ import { type RuntimeSettings, runtimeSettings } from './runtime.js';
 export const KIND_NAME = 'rootfs';
 /** An image config larger than this is refused (the documents' own limit). */
 const CONFIG_LIMIT = MAX_DOCUMENT_BYTES;
+/** The rootless record beside the tree (`TREE.rootfs-record.jsonl`), committed with it. */
+export const RECORD_SUFFIX = recordPathFor('');
+/** The file name extension of each file format (the output name inside `-o DIR/`). */
+const EXTENSIONS = { tree: '', tar: '.tar', ext4: '.ext4', erofs: '.erofs' } as const;
 
-/** `kinds.rootfs` settings. */
-export interface RootfsSettings {
-  /** `tree` (default): the directory; `tar`, `ext4`, `erofs`: a file made from it. */
-  format?: 'tree' | 'tar' | 'ext4' | 'erofs';
-  /** ext4 size in bytes (default: the content plus headroom). */
-  size?: number;
-  limits?: Partial<Limits>;
-  /** Apply owners and devices (default: running as root). */
-  asRoot?: boolean;
-}
-
-export function rootfsSettings(settings: unknown): RootfsSettings {
-  const kinds = (settings as { kinds?: Record<string, unknown> }).kinds;
-  return (kinds?.[KIND_NAME] as RootfsSettings | undefined) ?? {};
-}
+export { type RootfsSettings, rootfsOptions } from './options.js';
 
 /** What one pull of the kind accumulates while its parts are placed. */
 class RootfsRun {
@@ -57,11 +50,12 @@ class RootfsRun {
   private readonly asRoot: boolean;
 
   constructor(
-    readonly options: RootfsSettings,
+    readonly options: RootfsOptions,
     readonly details: Record<string, unknown>,
   ) {
     this.budget = new Budget(options.limits);
     this.asRoot = options.asRoot ?? process.getuid?.() === 0;
+    details.rootless = !this.asRoot;
   }
 
   async placeConfig(request: PlaceRequest): Promise<void> {
@@ -117,33 +111,55 @@ class RootfsRun {
     this.details.layers = this.layers.length;
   }
 
-  /** Close the record; for a file format, make it from the tree and put it where the tree was. */
+  /**
+   * Close the record; for a file format, make it from the tree beside the staging directory, then
+   * put it where the tree was (the tree and its record go: the file carries what they said).
+   */
   async finish(staging: string, signal: AbortSignal): Promise<void> {
     await this.record?.close();
-    const format = this.options.format ?? 'tree';
+    const format = this.options.format;
     if (format === 'tree') return;
-    const tree = `${staging}.tree`;
-    await rename(staging, tree);
+    const out = `${staging}.out`;
     const recordPath = recordPathFor(staging);
-    if (format === 'tar') await treeToTar(tree, staging, { recordPath, signal });
+    const log = this.log;
+    if (format === 'tar') await treeToTar(staging, out, { recordPath, signal, log });
     else if (format === 'ext4')
-      await treeToExt4(tree, staging, { recordPath, size: this.options.size, signal });
-    else await treeToErofs(tree, staging, { recordPath, signal });
-    await rm(tree, { recursive: true, force: true });
-    await rm(recordPath, { force: true });
+      await treeToExt4(staging, out, { recordPath, size: this.options.size, signal, log });
+    else await treeToErofs(staging, out, { recordPath, size: this.options.size, signal, log });
+    try {
+      await rm(staging, { recursive: true, force: true });
+      await rm(recordPath, { force: true });
+      await rename(out, staging);
+    } catch (error) {
+      await rm(out, { force: true });
+      throw error;
+    }
   }
+
+  log?: Logger;
 }
 
 export class RootfsKind implements Kind {
   readonly name = KIND_NAME;
   readonly description =
     "a container image's layers applied into a root filesystem (a tree, tar, ext4 or erofs)";
+  /** `-o DIR` is the tree itself, an existing one replaced with --replace. */
+  readonly outputIsPath = true;
+
+  /** A reference without tag means `latest` (the machine-os version tag is the disk kind's). */
+  defaultTag(): string {
+    return 'latest';
+  }
 
   async plan(request: KindPlanRequest): Promise<Plan> {
+    // Flags and settings that cannot apply fail before anything is fetched.
+    const options = rootfsOptions(request.settings);
     const { descriptor, document } = await chooseManifest(request);
     const { manifest } = document;
-    const details: Record<string, unknown> = { format: rootfsSettings(request.settings).format ?? 'tree' };
-    const run = new RootfsRun(rootfsSettings(request.settings), details);
+    for (const [i, layer] of manifest.layers.entries()) checkDistributable(layer, i, options.allowUrls);
+    const details: Record<string, unknown> = { format: options.format };
+    const run = new RootfsRun(options, details);
+    run.log = request.log;
     const config: Part = {
       role: 'config',
       descriptor: manifest.config,
@@ -156,19 +172,22 @@ export class RootfsKind implements Kind {
       place: { type: 'custom', place: (r) => run.placeLayer(i, r) },
       decode: { unpack: 'tar', codec: 'auto' },
     }));
+    const platform = descriptor.platform ?? {
+      os: request.settings.os,
+      architecture: request.settings.arch,
+      ...(request.settings.variant ? { variant: request.settings.variant } : {}),
+    };
     return {
       kind: KIND_NAME,
       manifestDescriptor: descriptor,
       manifest,
-      platform: descriptor.platform ?? {
-        os: request.settings.os,
-        architecture: request.settings.arch,
-        ...(request.settings.variant ? { variant: request.settings.variant } : {}),
-      },
+      platform,
       parts: [config, ...layers],
       output: { type: 'tree' },
       ordered: true,
+      outputName: `rootfs-${platform.architecture}${platform.variant ? `-${platform.variant}` : ''}${EXTENSIONS[options.format]}`,
       details,
+      companions: [RECORD_SUFFIX],
       finish: (staging, signal) => run.finish(staging, signal),
     };
   }

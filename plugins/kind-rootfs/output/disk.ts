@@ -1,10 +1,11 @@
 /** A built tree as an ext4 or erofs disk image, with the image's owners, modes and devices. */
 import { stat, truncate, writeFile } from 'node:fs/promises';
-import { OcipullError } from 'ocipull';
+import { type Logger, OcipullError } from 'ocipull';
 import { readRecord, recordPathFor } from '../apply/record.js';
 import { underFakeroot } from './fakeroot.js';
 import { runTool, writeAtomically } from './tools.js';
 import { walkTree } from './walk.js';
+import { readTreeXattrs } from './xattrs.js';
 
 const MiB = 1024 * 1024;
 const BLOCK = 4096;
@@ -19,6 +20,7 @@ export interface DiskOptions {
   /** erofs compressor (`lz4`, `lz4hc`); default none. */
   compression?: string;
   signal?: AbortSignal;
+  log?: Logger;
 }
 
 export interface DiskFacts {
@@ -58,7 +60,8 @@ async function withMetadata(tree: string, options: DiskOptions, command: string[
       { signal: options.signal },
     );
   } else {
-    await underFakeroot(tree, record, command, options.signal);
+    const { dump } = await readTreeXattrs(tree, options.log, options.signal);
+    await underFakeroot(tree, record, command, options.signal, dump);
   }
 }
 
@@ -91,7 +94,11 @@ export async function treeToExt4(tree: string, out: string, options: DiskOptions
   return { format: 'ext4', bytes, entries: measure.entries, contentBytes: measure.contentBytes };
 }
 
-/** `mkfs.erofs OUT TREE` (erofs-utils 1.5: from a directory only, hence fakeroot when rootless). */
+/**
+ * `mkfs.erofs OUT TREE` (erofs-utils 1.5: from a directory only, hence fakeroot when rootless).
+ * With `size`, the image is padded with zeros to that many bytes (a disk of a fixed size; the
+ * file system ends where mkfs ended it), ROOTFS_OUTPUT_FAILED when it does not fit.
+ */
 export async function treeToErofs(tree: string, out: string, options: DiskOptions = {}): Promise<DiskFacts> {
   const measure = await measureTree(tree);
   await writeAtomically(out, async (temp) => {
@@ -102,6 +109,17 @@ export async function treeToErofs(tree: string, out: string, options: DiskOption
       temp,
       '{tree}',
     ]);
+    if (options.size !== undefined) {
+      const made = (await stat(temp)).size;
+      if (made > options.size) {
+        throw new OcipullError(
+          'ROOTFS_OUTPUT_FAILED',
+          `the erofs image of the tree is ${made} bytes, over the size asked for (${options.size} bytes)`,
+          { hint: `give a size of at least ${made} bytes, or none to size it to the content` },
+        );
+      }
+      await truncate(temp, options.size);
+    }
   });
   return {
     format: 'erofs',

@@ -24,6 +24,7 @@ export async function underFakeroot(
   record: Map<string, EntryMeta>,
   command: string[],
   signal?: AbortSignal,
+  xattrDump = '',
 ): Promise<void> {
   const work = await mkdtemp(join(dirname(tree), '.rootfs-fakeroot-'));
   try {
@@ -65,6 +66,13 @@ export async function underFakeroot(
       script.push(`xargs -0 -r chown -h ${owner} -- < ${await batch(list)}`);
     // chown clears setuid / setgid: modes come after owners.
     for (const [mode, list] of modes) script.push(`xargs -0 -r chmod ${mode} -- < ${await batch(list)}`);
+    // fakeroot answers xattr calls from its own table: the tree's user.* attributes are set again
+    // in the session (setfattr --restore of getfattr's dump), so mkfs reads them.
+    if (xattrDump !== '') {
+      const dump = join(work, 'xattrs');
+      await writeFile(dump, Buffer.from(xattrDump, 'latin1'));
+      script.push(`setfattr -h --restore=${quote(dump)}`);
+    }
     script.push(...times, ...parentTimes);
     script.push(command.map((a) => (a === '{tree}' ? '.' : quote(a))).join(' '));
     // The placeholders go, and their directories get their times back: the tree is as it was.

@@ -87,8 +87,11 @@ export type OutputShape =
   | { type: 'file' }
   /** A directory of named files (`DIR/kernel`, `DIR/initrd`). */
   | { type: 'files' }
-  /** A directory tree the kind builds (root filesystems). */
-  | { type: 'tree' };
+  /**
+   * A directory tree the kind builds (root filesystems). `file`: `finish` turns it into a file at
+   * the staging path (a tar, a disk image), so `--replace` replaces a file, not a directory.
+   */
+  | { type: 'tree'; file?: boolean };
 
 export interface Plan {
   kind: string;

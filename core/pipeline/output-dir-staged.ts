@@ -86,10 +86,19 @@ export class StagedDir {
     private readonly replace: boolean,
     /** Suffixes of files beside the staging directory committed with it (Plan.companions). */
     private readonly companions: readonly string[],
+    private readonly becomes: 'directory' | 'file',
   ) {}
 
-  /** OUTPUT_EXISTS when something is at the target that this output may not replace. */
-  static async checkTarget(target: string, replace: boolean): Promise<void> {
+  /**
+   * OUTPUT_EXISTS when something is at the target that this output may not replace: with
+   * `replace`, a directory output replaces a directory, one that `finish` turns into a file
+   * (`becomes: 'file'`) a regular file; `either` (the plan not known yet) accepts both.
+   */
+  static async checkTarget(
+    target: string,
+    replace: boolean,
+    becomes: 'directory' | 'file' | 'either' = 'directory',
+  ): Promise<void> {
     let stat: import('node:fs').Stats;
     try {
       stat = await fsp.lstat(target);
@@ -102,19 +111,23 @@ export class StagedDir {
         hint: 'pass --replace to overwrite it, or choose another -o',
       });
     }
-    if (!stat.isDirectory() && !stat.isFile() && !stat.isSymbolicLink()) {
-      throw new OcipullError('OUTPUT_EXISTS', `${target} exists and is a device, FIFO or socket`, {
-        hint: '--replace replaces a directory or a file with this output, nothing else: choose another -o',
+    const isDir = stat.isDirectory();
+    const isFile = stat.isFile();
+    if (becomes === 'directory' ? !isDir : becomes === 'file' ? !isFile : !isDir && !isFile) {
+      const what = becomes === 'either' ? 'a directory or a file' : `a ${becomes}`;
+      throw new OcipullError('OUTPUT_EXISTS', `${target} exists and is not ${what}`, {
+        hint: `--replace replaces ${what} with this output, nothing else: choose another -o`,
       });
     }
   }
 
   static async create(
     target: string,
-    options: { replace: boolean; companions?: readonly string[] },
+    options: { replace: boolean; companions?: readonly string[]; becomes?: 'directory' | 'file' },
   ): Promise<StagedDir> {
     const companions = options.companions ?? [];
-    await StagedDir.checkTarget(target, options.replace);
+    const becomes = options.becomes ?? 'directory';
+    await StagedDir.checkTarget(target, options.replace, becomes);
     await removeOrphans(target, companions);
     const path = stagedName(target, '.ocipull-tmp');
     try {
@@ -124,7 +137,7 @@ export class StagedDir {
     }
     removeOnExit(path);
     for (const suffix of companions) removeOnExit(`${path}${suffix}`);
-    return new StagedDir(target, path, options.replace, companions);
+    return new StagedDir(target, path, options.replace, companions, becomes);
   }
 
   /** Move the staged directory onto the target with one rename. */
@@ -132,7 +145,7 @@ export class StagedDir {
     let aside: string | undefined;
     let committed = false;
     try {
-      await StagedDir.checkTarget(this.target, this.replace);
+      await StagedDir.checkTarget(this.target, this.replace, this.becomes);
       if (this.replace) {
         aside = stagedName(this.target, '.ocipull-old');
         try {

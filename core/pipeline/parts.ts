@@ -107,7 +107,11 @@ export async function placeParts(r: PartsRequest): Promise<Placed> {
   const settings = orchestrator.settings;
   const names = plan.output.type === 'file' ? undefined : fileNames(plan);
   const staged = names
-    ? await StagedDir.create(r.output, { replace: settings.replace, companions: plan.companions })
+    ? await StagedDir.create(r.output, {
+        replace: settings.replace,
+        companions: plan.companions,
+        becomes: plan.output.type === 'tree' && plan.output.file ? 'file' : 'directory',
+      })
     : undefined;
   const progress = new PullProgress(
     orchestrator.hooks,

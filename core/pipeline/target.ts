@@ -51,7 +51,8 @@ export async function checkTarget(
 ): Promise<Target> {
   if (outputIsPath && output !== undefined && !output.endsWith('/')) {
     const explicit = resolvePath(output);
-    await StagedDir.checkTarget(explicit, replace);
+    // The plan, not known yet, says whether the tree stays a directory or becomes a file.
+    await StagedDir.checkTarget(explicit, replace, 'either');
     return { explicit };
   }
   const outputIsDir = output === undefined || output.endsWith('/') || (await isDirectory(output));
@@ -70,6 +71,11 @@ export async function outputPath(target: Target, plan: Plan, replace: boolean): 
   if (target.explicit) return target.explicit;
   const output = join(target.dir!, plan.outputName ?? plan.kind);
   if (plan.output.type === 'file') await OutputFile.checkTarget(output, replace);
-  else await StagedDir.checkTarget(output, replace);
+  else
+    await StagedDir.checkTarget(
+      output,
+      replace,
+      plan.output.type === 'tree' && plan.output.file ? 'file' : 'directory',
+    );
   return output;
 }

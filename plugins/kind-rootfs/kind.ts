@@ -183,7 +183,7 @@ export class RootfsKind implements Kind {
       manifest,
       platform,
       parts: [config, ...layers],
-      output: { type: 'tree' },
+      output: { type: 'tree', file: options.format !== 'tree' },
       ordered: true,
       outputName: `rootfs-${platform.architecture}${platform.variant ? `-${platform.variant}` : ''}${EXTENSIONS[options.format]}`,
       details,

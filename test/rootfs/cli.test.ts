@@ -97,12 +97,22 @@ describe('ocipull pull --kind rootfs', () => {
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.deepEqual(diffShapes(withoutRoot(shapeOf(await listTree(tree))), expected), []);
     assert.deepEqual(await readdir(dir), ['tree'], 'the old tree is gone, nothing set aside remains');
-    // A file in the way is replaced too, with --replace only.
-    const file = join(dir, 'file');
+    // A file output replaces a file, with --replace only; each refuses the other's type.
+    const file = join(dir, 'root.ext4');
     await writeFile(file, 'x');
-    assert.equal((await pull(['-o', file, '-q'])).code, 8);
-    assert.equal((await pull(['-o', file, '--replace', '-q'])).code, 0);
-    assert.ok((await stat(file)).isDirectory());
+    assert.equal((await pull(['-o', file, '--format', 'ext4', '-q'])).code, 8);
+    assert.equal((await pull(['-o', file, '--format', 'ext4', '--replace', '-q'])).code, 0);
+    assert.ok((await stat(file)).size > 1024 * 1024);
+    const mismatched = [
+      await pull(['-o', file, '--replace', '--json']),
+      await pull(['-o', tree, '--format', 'ext4', '--replace', '--json']),
+    ];
+    for (const r of mismatched) {
+      assert.equal(r.code, 8, r.stderr);
+      assert.match(failure(r.stdout).message, /exists and is not a (directory|file)/);
+    }
+    assert.deepEqual((await readdir(dir)).sort(), ['root.ext4', 'tree']);
+    assert.ok((await stat(tree)).isDirectory());
   });
 
   it('-o DIR/ and no -o name the output by the platform inside the directory', async () => {

@@ -139,7 +139,9 @@ export class RootfsKind implements Kind {
   readonly description =
     "a container image's layers applied into a root filesystem (a tree, tar, ext4 or erofs)";
 
-  async plan(request: KindPlanRequest): Promise<Plan> {
+  // An own property, not a prototype method: the kind registry keeps a frozen copy of the record
+  // (`{ ...kind }`), which carries own properties only.
+  readonly plan = async (request: KindPlanRequest): Promise<Plan> => {
     const { descriptor, document } = await chooseManifest(request);
     const { manifest } = document;
     const details: Record<string, unknown> = { format: rootfsSettings(request.settings).format ?? 'tree' };
@@ -171,5 +173,5 @@ export class RootfsKind implements Kind {
       details,
       finish: (staging, signal) => run.finish(staging, signal),
     };
-  }
+  };
 }

@@ -148,8 +148,11 @@ export function diffShapes(ours: Map<string, Shape>, theirs: Map<string, Shape>)
 
 /** One layer of a layout written by code: a tar, stored gzip-compressed (default) or as it is. */
 export interface LayoutLayer {
+  /** The uncompressed tar (its digest is the config's diff_id). */
   tar: Buffer;
   compress?: 'gzip' | 'none';
+  /** The blob stored instead of the tar compressed (a corrupt one), with this media type. */
+  blob?: { bytes: Buffer; mediaType: string };
 }
 
 /**
@@ -173,9 +176,11 @@ export async function writeImageLayout(
   const layerDescriptors = [];
   for (const layer of layers) {
     layerDescriptors.push(
-      layer.compress === 'none'
-        ? await put(layer.tar, 'application/vnd.oci.image.layer.v1.tar')
-        : await put(gzipSync(layer.tar), 'application/vnd.oci.image.layer.v1.tar+gzip'),
+      layer.blob
+        ? await put(layer.blob.bytes, layer.blob.mediaType)
+        : layer.compress === 'none'
+          ? await put(layer.tar, 'application/vnd.oci.image.layer.v1.tar')
+          : await put(gzipSync(layer.tar), 'application/vnd.oci.image.layer.v1.tar+gzip'),
     );
   }
   const configBytes = Buffer.from(

@@ -82,6 +82,9 @@ export async function applyLayer(
   const state = new LayerState(root, options);
   const extract = tar.extract();
   const feeding = pipeline(input, metaGuard(options.label ?? 'layer'), extract);
+  // Awaited after the loop; until then a failing input (a truncated gzip) must not be an
+  // unhandled rejection, which would end the process.
+  feeding.catch(() => {});
   let failure: unknown;
   try {
     for await (const entry of extract) {
@@ -89,7 +92,7 @@ export async function applyLayer(
       try {
         await state.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
       } catch (error) {
-        throw state.named(error, entry.header.name);
+        throw isCutShort(error) ? error : state.named(error, entry.header.name);
       }
       entry.resume();
     }
@@ -101,7 +104,9 @@ export async function applyLayer(
   try {
     await feeding;
   } catch (error) {
-    failure ??= error;
+    // An entry cut short because the tar itself failed (it ends inside the entry, the stream
+    // under it broke): the tar's failure is the cause.
+    if (failure === undefined || (isCutShort(failure) && !isCutShort(error))) failure = error;
   }
   if (failure === undefined) {
     try {
@@ -388,6 +393,15 @@ class LayerState {
       },
     );
   }
+}
+
+/** What a stream says when it was ended under its reader (the cause is elsewhere). */
+function isCutShort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  // Node's streams, and streamx's (tar-stream's entries).
+  return (
+    code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED' || code === 'STREAM_DESTROYED'
+  );
 }
 
 const depth = (key: string): number => (key === '' ? 0 : key.split('/').length);

@@ -233,6 +233,7 @@ export interface RootfsPull {
   options?: Record<string, unknown>;
   /** Warnings logged during the pull are pushed here. */
   warnings?: string[];
+  signal?: AbortSignal;
 }
 
 /**
@@ -263,7 +264,7 @@ export async function pullRootfs(request: RootfsPull): Promise<PullResult> {
   const kinds = request.rootfs ? { kinds: { rootfs: request.rootfs } } : {};
   try {
     const ocipull = await createOrchestrator({ ...setup, ...kinds } as OrchestratorSetup);
-    return await ocipull.pull({ source: request.source, output: request.output });
+    return await ocipull.pull({ source: request.source, output: request.output, signal: request.signal });
   } catch (error) {
     if (!request.rootfs || !isOcipullError(error, 'CONFIG_INVALID') || !/"kinds"/.test(String(error)))
       throw error;
@@ -279,5 +280,5 @@ export async function pullRootfs(request: RootfsPull): Promise<PullResult> {
     };
     orchestrator.use(new Made(spec.options));
   }
-  return orchestrator.pull({ source: request.source, output: request.output });
+  return orchestrator.pull({ source: request.source, output: request.output, signal: request.signal });
 }

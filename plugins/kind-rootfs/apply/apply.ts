@@ -85,6 +85,9 @@ export async function applyLayer(
   // Awaited after the loop; until then a failing input (a truncated gzip) must not be an
   // unhandled rejection, which would end the process.
   feeding.catch(() => {});
+  // An abort stops the layer where it is, also inside one large entry (not only between entries).
+  const onAbort = () => input.destroy(options.signal?.reason as Error);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   let failure: unknown;
   try {
     for await (const entry of extract) {
@@ -115,8 +118,9 @@ export async function applyLayer(
       failure = error;
     }
   }
+  options.signal?.removeEventListener('abort', onAbort);
   await options.record?.flush();
-  if (failure !== undefined) throw state.wrap(failure);
+  if (failure !== undefined) throw state.wrap(options.signal?.aborted ? options.signal.reason : failure);
   return state.stats;
 }
 
@@ -382,7 +386,13 @@ class LayerState {
   }
 
   wrap(error: unknown): unknown {
-    if (isOcipullError(error) || isAbortError(error)) return error;
+    if (isOcipullError(error)) return error;
+    // The run's signal (Ctrl-C, a caller's abort): the core reports anything not an OcipullError
+    // as INTERNAL, so the abort is named here.
+    if (isAbortError(error))
+      return new OcipullError('INTERRUPTED', `${this.label}: interrupted while it was applied`, {
+        cause: error,
+      });
     if ((error as NodeJS.ErrnoException)?.code) return this.named(error, '(layer end)');
     return new OcipullError(
       'TAR_INVALID',

@@ -43,7 +43,7 @@ describe('rootfs platform choice in OCI indexes and Docker manifest lists', () =
   }
 
   /** Tag `tag` in the layout: an OCI index whose entries are the tags' manifests with these platforms. */
-  async function writeIndex(tag: string, entries: { tag: string; platform: Record<string, string> }[]) {
+  async function writeIndex(tag: string, entries: { tag: string; platform?: Record<string, string> }[]) {
     const indexPath = join(layout, 'index.json');
     const top = JSON.parse(await readFile(indexPath, 'utf8')) as {
       manifests: { digest: string; annotations?: Record<string, string> }[];
@@ -56,7 +56,7 @@ describe('rootfs platform choice in OCI indexes and Docker manifest lists', () =
         mediaType: OCI_INDEX,
         manifests: entries.map((e) => {
           const { annotations: _, ...descriptor } = byTag(e.tag) as (typeof top.manifests)[0] & object;
-          return { ...descriptor, platform: e.platform };
+          return e.platform ? { ...descriptor, platform: e.platform } : descriptor;
         }),
       }),
     );
@@ -88,6 +88,8 @@ describe('rootfs platform choice in OCI indexes and Docker manifest lists', () =
       { tag: 'amd64', platform: { os: 'linux', architecture: 'amd64' } },
       { tag: 'arm64', platform: { os: 'linux', architecture: 'arm64' } },
     ]);
+    // An index whose one entry is the index above, without a platform (as indexes usually are).
+    await writeIndex('nested', [{ tag: 'multi' }]);
     registry = await startRegistry(join(base, 'registry'));
     skopeoCopy(`oci:${layout}:multi`, `docker://${registry.addr}/multi:1`, '--all', '--preserve-digests');
     skopeoCopy(
@@ -165,6 +167,75 @@ describe('rootfs platform choice in OCI indexes and Docker manifest lists', () =
       assert.equal(result.platform.architecture, 'arm64');
       assert.deepEqual(diffShapes(tree, expected.arm64!), [], source);
     }
+  });
+
+  it('an index nested without a platform is searched (from the oci: layout)', async () => {
+    for (const [arch, image] of [
+      ['x86_64', 'amd64'],
+      ['aarch64', 'arm64'],
+    ] as const) {
+      const { result, tree } = await pull(`oci:${layout}:nested`, { arch, os: 'linux' });
+      assert.equal(result.platform.architecture, image);
+      assert.deepEqual(diffShapes(tree, expected[image]!), []);
+    }
+    await assert.rejects(
+      pullRootfs({
+        source: `oci:${layout}:nested`,
+        output: join(base, `none${n++}`),
+        cwd: base,
+        options: { arch: 's390x', os: 'linux' },
+      }),
+      (e) => {
+        assert.ok(isOcipullError(e, 'NO_MATCHING_PLATFORM'), String(e));
+        assert.match((e as { hint?: string }).hint ?? '', /the index has: linux\/amd64, linux\/arm64\/v8;/);
+        return true;
+      },
+    );
+  });
+
+  it('indexes sharing one nested index many times are searched once each (6 levels of 30 entries)', async () => {
+    // tag "wide": level 0 lists level 1 thirty times, ... level 5 lists the arm64 image.
+    const top = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
+    };
+    const arm = top.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'arm64')!;
+    let entry: object = {
+      mediaType: arm.mediaType,
+      digest: arm.digest,
+      size: arm.size,
+      platform: { os: 'linux', architecture: 'arm64' },
+    };
+    for (let level = 0; level < 6; level++) {
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          manifests: Array(level === 0 ? 1 : 30).fill(entry),
+        }),
+      );
+      await writeFile(join(layout, 'blobs', 'sha256', sha(bytes).slice(7)), bytes);
+      entry = { mediaType: OCI_INDEX, digest: sha(bytes), size: bytes.length };
+    }
+    top.manifests.push({
+      ...(entry as typeof arm),
+      annotations: { 'org.opencontainers.image.ref.name': 'wide' },
+    });
+    await writeFile(join(layout, 'index.json'), JSON.stringify(top));
+    await assert.rejects(
+      pullRootfs({
+        source: `oci:${layout}:wide`,
+        output: join(base, `none${n++}`),
+        cwd: base,
+        options: { arch: 'amd64', os: 'linux' },
+      }),
+      (e) => {
+        assert.ok(isOcipullError(e, 'NO_MATCHING_PLATFORM'), String(e));
+        assert.match((e as { hint?: string }).hint ?? '', /the index has: linux\/arm64;/);
+        return true;
+      },
+    );
+    const { tree } = await pull(`oci:${layout}:wide`, { arch: 'arm64', os: 'linux' });
+    assert.deepEqual(diffShapes(tree, expected.arm64!), []);
   });
 
   it('no image for the platform: NO_MATCHING_PLATFORM naming what the index has, nothing written', async () => {

@@ -125,10 +125,16 @@ class RootfsRun {
     const tree = `${staging}.tree`;
     await rename(staging, tree);
     const recordPath = recordPathFor(staging);
-    if (format === 'tar') await treeToTar(tree, staging, { recordPath, signal });
-    else if (format === 'ext4')
-      await treeToExt4(tree, staging, { recordPath, size: this.options.size, signal });
-    else await treeToErofs(tree, staging, { recordPath, signal });
+    try {
+      if (format === 'tar') await treeToTar(tree, staging, { recordPath, signal });
+      else if (format === 'ext4')
+        await treeToExt4(tree, staging, { recordPath, size: this.options.size, signal });
+      else await treeToErofs(tree, staging, { recordPath, signal });
+    } catch (error) {
+      // Back to the staging name, which the core removes on failure (else the tree stayed).
+      await rename(tree, staging).catch(() => {});
+      throw error;
+    }
     await rm(tree, { recursive: true, force: true });
     await rm(recordPath, { force: true });
   }

@@ -169,3 +169,27 @@ export function skopeoRaw(reference: string): Record<string, unknown> {
     execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', reference], { encoding: 'utf8' }),
   );
 }
+
+/**
+ * More cases for the end-to-end suites, two layers: read-only directories written into by the
+ * next layer, a file of mode 0000, UTF-8 names, a space and a newline in names, a 255-byte name, a
+ * deep path, setuid / setgid over a chown, a hardlink across directories, a 3777 directory, an
+ * xattr on a directory and a `trusted.*` one; then a directory removed and made again, a setuid
+ * file replaced, a directory replaced by a symlink.
+ */
+export const MORE_STEPS = [
+  `mkdir -p "$R/ro/inner" "$R/sp ace" "$R/\u00fcn\u00ef/\u65e5\u672c"; echo a > "$R/ro/inner/a"; chmod 0555 "$R/ro" "$R/ro/inner"
+   echo z > "$R/\u00fcn\u00ef/\u65e5\u672c/\u30d5\u30a1\u30a4\u30eb"; printf x > "$R/sp ace/new
+line"; echo s > $R/zero; chmod 0000 $R/zero
+   mkdir -p $R/opq/keep; echo k > $R/opq/keep/k; echo o > $R/opq/old
+   d=$R; for i in $(seq 1 20); do d="$d/$(printf 'p%.0s' $(seq 1 120))"; done; mkdir -p "$d"; echo deep > "$d/f"
+   echo big > $R/$(printf 'n%.0s' $(seq 1 255))
+   setfattr -n user.dir -v d $R/opq; setfattr -n trusted.t -v t $R/zero
+   echo su > $R/su; chown 3:4 $R/su; chmod 6755 $R/su; mkdir $R/other; ln $R/su $R/other/su-link
+   mkdir $R/sticky; chmod 3777 $R/sticky
+   touch -d @1234567890 "$R/sp ace" $R/ro/inner`,
+  `rm -rf $R/opq; mkdir $R/opq; echo new > $R/opq/new
+   chmod u+w $R/ro $R/ro/inner; echo b > $R/ro/inner/b; chmod 0555 $R/ro/inner $R/ro
+   rm $R/su; echo replaced > $R/su
+   rm -rf "$R/\u00fcn\u00ef"; ln -s "sp ace" "$R/\u00fcn\u00ef"`,
+];

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { OcipullError, peek } from 'ocipull';
+import { isOcipullError, OcipullError, peek } from 'ocipull';
 
 const GZIP = [0x1f, 0x8b];
 const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
@@ -38,9 +38,21 @@ export async function decodeLayer(input: Readable): Promise<Readable> {
   const { head, stream } = await peek(input, ZSTD.length);
   if (starts(head, GZIP)) {
     const gunzip = createGunzip();
-    // pipeline hands an input failure (a digest mismatch, a reset) on to the decoded side.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    // An input failure (a digest mismatch, a reset) reaches gunzip through the pipeline and is
+    // handed on as it is; zlib's own (a truncated or corrupt stream) is named as the zstd one is.
     pipeline(stream, gunzip).catch(() => {});
-    return gunzip;
+    gunzip.on('error', (error: Error & { errno?: number }) =>
+      out.destroy(
+        isOcipullError(error) || error.errno === undefined
+          ? error
+          : new OcipullError('DECOMPRESS_CORRUPT', `gzip could not decode the layer: ${error.message}`, {
+              cause: error,
+            }),
+      ),
+    );
+    gunzip.pipe(out);
+    return out;
   }
   if (starts(head, ZSTD)) return zstdTool(stream);
   return stream;

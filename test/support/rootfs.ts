@@ -1,6 +1,16 @@
 /** Helpers of the rootfs suites: a tree's listing, hand-made tar headers, a sentinel around a target. */
+import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  createOrchestrator,
+  isOcipullError,
+  Orchestrator,
+  type OrchestratorSetup,
+  type Plugin,
+  type PullResult,
+} from 'ocipull';
 
 export interface TreeNode {
   type: 'file' | 'directory' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
@@ -134,4 +144,141 @@ export function diffShapes(ours: Map<string, Shape>, theirs: Map<string, Shape>)
   }
   for (const path of ours.keys()) if (!theirs.has(path)) out.push(`extra ${path}`);
   return out;
+}
+
+/** One layer of a layout written by code: a tar, stored gzip-compressed (default) or as it is. */
+export interface LayoutLayer {
+  /** The uncompressed tar (its digest is the config's diff_id). */
+  tar: Buffer;
+  compress?: 'gzip' | 'none';
+  /** The blob stored instead of the tar compressed (a corrupt one), with this media type. */
+  blob?: { bytes: Buffer; mediaType: string };
+}
+
+/**
+ * An OCI image layout (image-layout.md) tagged `tag`: one image manifest whose layers are
+ * `layers` and whose config lists their diff_ids (or `diffIds`, to make a wrong one).
+ * Returns the layout and the blob file of each layer, in order.
+ */
+export async function writeImageLayout(
+  dir: string,
+  layers: readonly LayoutLayer[],
+  options: { tag?: string; diffIds?: string[] } = {},
+): Promise<{ layout: string; blobs: string[]; manifest: string; config: string }> {
+  const blobDir = join(dir, 'blobs', 'sha256');
+  await mkdir(blobDir, { recursive: true });
+  const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const put = async (bytes: Buffer, mediaType: string) => {
+    const digest = sha(bytes);
+    await writeFile(join(blobDir, digest.slice(7)), bytes);
+    return { mediaType, digest, size: bytes.length };
+  };
+  const layerDescriptors = [];
+  for (const layer of layers) {
+    layerDescriptors.push(
+      layer.blob
+        ? await put(layer.blob.bytes, layer.blob.mediaType)
+        : layer.compress === 'none'
+          ? await put(layer.tar, 'application/vnd.oci.image.layer.v1.tar')
+          : await put(gzipSync(layer.tar), 'application/vnd.oci.image.layer.v1.tar+gzip'),
+    );
+  }
+  const configBytes = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: options.diffIds ?? layers.map((l) => sha(l.tar)) },
+    }),
+  );
+  const config = await put(configBytes, 'application/vnd.oci.image.config.v1+json');
+  const manifestBytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config,
+      layers: layerDescriptors,
+    }),
+  );
+  const manifest = await put(manifestBytes, 'application/vnd.oci.image.manifest.v1+json');
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        { ...manifest, annotations: { 'org.opencontainers.image.ref.name': options.tag ?? 'test' } },
+      ],
+    }),
+  );
+  const blob = (digest: string) => join(blobDir, digest.slice(7));
+  return {
+    layout: dir,
+    blobs: layerDescriptors.map((d) => blob(d.digest)),
+    manifest: blob(manifest.digest),
+    config: blob(config.digest),
+  };
+}
+
+/** What {@link pullRootfs} takes: the source, the output, and settings laid over the defaults. */
+export interface RootfsPull {
+  source: string;
+  output: string;
+  /** The working directory (config search is off); the cache is `cwd/cache` unless `cacheDir`. */
+  cwd: string;
+  cacheDir?: string;
+  /** `kinds.rootfs` settings (format, size, limits, asRoot). */
+  rootfs?: Record<string, unknown>;
+  /** Other orchestrator options (arch, os, variant, tlsVerify, ...). */
+  options?: Record<string, unknown>;
+  /** Warnings logged during the pull are pushed here. */
+  warnings?: string[];
+  signal?: AbortSignal;
+}
+
+/**
+ * A pull of the rootfs kind through the library: `createOrchestrator` with `kind: 'rootfs'` and the
+ * `kind-rootfs` plugin added with the `plugins` key. The `kinds.rootfs` settings go in the same
+ * options; while the config schema does not know the `kinds` key yet (CONFIG_INVALID naming it),
+ * the resolved settings plus `kinds` are given to an `Orchestrator` with the same plugins instead.
+ */
+export async function pullRootfs(request: RootfsPull): Promise<PullResult> {
+  const warnings = request.warnings ?? [];
+  const log = {
+    level: 'warn' as const,
+    warn: (message: string) => warnings.push(message),
+    error() {},
+    info() {},
+    debug() {},
+    redact: (text: string) => text,
+  };
+  const setup = {
+    cwd: request.cwd,
+    configFile: false as const,
+    kind: 'rootfs',
+    plugins: ['kind-rootfs'],
+    cacheDir: request.cacheDir ?? join(request.cwd, 'cache'),
+    log,
+    ...request.options,
+  };
+  const kinds = request.rootfs ? { kinds: { rootfs: request.rootfs } } : {};
+  try {
+    const ocipull = await createOrchestrator({ ...setup, ...kinds } as OrchestratorSetup);
+    return await ocipull.pull({ source: request.source, output: request.output, signal: request.signal });
+  } catch (error) {
+    if (!request.rootfs || !isOcipullError(error, 'CONFIG_INVALID') || !/"kinds"/.test(String(error)))
+      throw error;
+  }
+  const resolved = await createOrchestrator(setup as OrchestratorSetup);
+  const orchestrator = new Orchestrator({ settings: { ...resolved.settings, ...kinds }, log });
+  for (const spec of resolved.config.plugins) {
+    // Built-in plugins only here (the runs above name no others): dist/plugins/FOLDER/index.js.
+    const folder = spec.name.replace(/^ocipull-plugin-/, '');
+    const url = new URL(`../../plugins/${folder}/index.js`, import.meta.url);
+    const { default: Made } = (await import(url.href)) as {
+      default: new (options: Record<string, unknown>) => Plugin;
+    };
+    orchestrator.use(new Made(spec.options));
+  }
+  return orchestrator.pull({ source: request.source, output: request.output, signal: request.signal });
 }

@@ -1,25 +1,35 @@
 /** Images made with the real umoci: a layout whose layers are shell steps over a bundle's rootfs. */
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 /**
  * `umoci init` a layout at `dir/layout`, then for each step: run it (`sh -e`, `$R` is the rootfs)
  * and `umoci repack --refresh-bundle`, so every step is one layer holding its changes.
  */
-export function umociImage(dir: string, steps: readonly string[], tag = 'test'): string {
+export function umociImage(
+  dir: string,
+  steps: readonly string[],
+  tag = 'test',
+  /** Extra tags pointing at the image as it is after step N (1-based): `{ 2: 'base' }`. */
+  tagsAfter: Record<number, string> = {},
+): string {
   const layout = join(dir, 'layout');
   const bundle = join(dir, 'bundle');
   const umoci = (...args: string[]) => execFileSync('umoci', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   umoci('init', '--layout', layout);
   umoci('new', '--image', `${layout}:${tag}`);
   umoci('unpack', '--image', `${layout}:${tag}`, bundle);
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     execFileSync('sh', ['-e', '-c', step], {
       env: { ...process.env, R: join(bundle, 'rootfs') },
       stdio: 'pipe',
     });
     umoci('repack', '--refresh-bundle', '--image', `${layout}:${tag}`, bundle);
+    const extra = tagsAfter[i + 1];
+    if (extra) umoci('tag', '--image', `${layout}:${tag}`, extra);
   }
   return layout;
 }
@@ -93,3 +103,93 @@ export const SAMPLE_STEPS = [
 /** A last step for the output suites: a device and a fifo that stay in the final tree. */
 export const NODES_STEP = `mkdir -p $R/dev; mknod -m 0640 $R/dev/zero c 1 5; chown 0:6 $R/dev/zero; mkfifo -m 0600 $R/dev/initctl
    touch -h -d @1700000000 $R/dev/zero $R/dev/initctl $R/dev`;
+
+/**
+ * A copy of the tagged image of `layout` into a new layout at `dir` whose layers are the same tars
+ * uncompressed (`application/vnd.oci.image.layer.v1.tar`): the config (and so its diff_ids) is
+ * the same blob. Returns the new layout.
+ */
+export async function uncompressedLayout(layout: string, dir: string, tag = 'test'): Promise<string> {
+  const { layers, config } = await layoutLayers(layout, tag);
+  const blobDir = join(dir, 'blobs', 'sha256');
+  await mkdir(blobDir, { recursive: true });
+  const put = async (bytes: Buffer, mediaType: string) => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await writeFile(join(blobDir, digest.slice(7)), bytes);
+    return { mediaType, digest, size: bytes.length };
+  };
+  const descriptors = [];
+  for (const layer of layers)
+    descriptors.push(
+      await put(gunzipSync(await readFile(layer.path)), 'application/vnd.oci.image.layer.v1.tar'),
+    );
+  const manifest = await put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: await put(Buffer.from(JSON.stringify(config)), 'application/vnd.oci.image.config.v1+json'),
+        layers: descriptors,
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
+  return dir;
+}
+
+/** `skopeo copy` (plain HTTP to the test registry) with extra flags: `--format v2s2`, `--all`, ... */
+export function skopeoCopy(from: string, to: string, ...flags: string[]): void {
+  execFileSync(
+    'skopeo',
+    [
+      '--insecure-policy',
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      ...flags,
+      from,
+      to,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
+
+/** The raw manifest (or index) a reference serves, as skopeo reads it. */
+export function skopeoRaw(reference: string): Record<string, unknown> {
+  return JSON.parse(
+    execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', reference], { encoding: 'utf8' }),
+  );
+}
+
+/**
+ * More cases for the end-to-end suites, two layers: read-only directories written into by the
+ * next layer, a file of mode 0000, UTF-8 names, a space and a newline in names, a 255-byte name, a
+ * deep path, setuid / setgid over a chown, a hardlink across directories, a 3777 directory, an
+ * xattr on a directory and a `trusted.*` one; then a directory removed and made again, a setuid
+ * file replaced, a directory replaced by a symlink.
+ */
+export const MORE_STEPS = [
+  `mkdir -p "$R/ro/inner" "$R/sp ace" "$R/\u00fcn\u00ef/\u65e5\u672c"; echo a > "$R/ro/inner/a"; chmod 0555 "$R/ro" "$R/ro/inner"
+   echo z > "$R/\u00fcn\u00ef/\u65e5\u672c/\u30d5\u30a1\u30a4\u30eb"; printf x > "$R/sp ace/new
+line"; echo s > $R/zero; chmod 0000 $R/zero
+   mkdir -p $R/opq/keep; echo k > $R/opq/keep/k; echo o > $R/opq/old
+   d=$R; for i in $(seq 1 20); do d="$d/$(printf 'p%.0s' $(seq 1 120))"; done; mkdir -p "$d"; echo deep > "$d/f"
+   echo big > $R/$(printf 'n%.0s' $(seq 1 255))
+   setfattr -n user.dir -v d $R/opq; setfattr -n trusted.t -v t $R/zero
+   echo su > $R/su; chown 3:4 $R/su; chmod 6755 $R/su; mkdir $R/other; ln $R/su $R/other/su-link
+   mkdir $R/sticky; chmod 3777 $R/sticky
+   touch -d @1234567890 "$R/sp ace" $R/ro/inner`,
+  `rm -rf $R/opq; mkdir $R/opq; echo new > $R/opq/new
+   chmod u+w $R/ro $R/ro/inner; echo b > $R/ro/inner/b; chmod 0555 $R/ro/inner $R/ro
+   rm $R/su; echo replaced > $R/su
+   rm -rf "$R/\u00fcn\u00ef"; ln -s "sp ace" "$R/\u00fcn\u00ef"`,
+];

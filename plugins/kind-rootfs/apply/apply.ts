@@ -82,6 +82,12 @@ export async function applyLayer(
   const state = new LayerState(root, options);
   const extract = tar.extract();
   const feeding = pipeline(input, metaGuard(options.label ?? 'layer'), extract);
+  // Awaited after the loop; until then a failing input (a truncated gzip) must not be an
+  // unhandled rejection, which would end the process.
+  feeding.catch(() => {});
+  // An abort stops the layer where it is, also inside one large entry (not only between entries).
+  const onAbort = () => input.destroy(options.signal?.reason as Error);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   let failure: unknown;
   try {
     for await (const entry of extract) {
@@ -89,7 +95,7 @@ export async function applyLayer(
       try {
         await state.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
       } catch (error) {
-        throw state.named(error, entry.header.name);
+        throw isCutShort(error) ? error : state.named(error, entry.header.name);
       }
       entry.resume();
     }
@@ -101,7 +107,9 @@ export async function applyLayer(
   try {
     await feeding;
   } catch (error) {
-    failure ??= error;
+    // An entry cut short because the tar itself failed (it ends inside the entry, the stream
+    // under it broke): the tar's failure is the cause.
+    if (failure === undefined || (isCutShort(failure) && !isCutShort(error))) failure = error;
   }
   if (failure === undefined) {
     try {
@@ -110,8 +118,9 @@ export async function applyLayer(
       failure = error;
     }
   }
+  options.signal?.removeEventListener('abort', onAbort);
   await options.record?.flush();
-  if (failure !== undefined) throw state.wrap(failure);
+  if (failure !== undefined) throw state.wrap(options.signal?.aborted ? options.signal.reason : failure);
   return state.stats;
 }
 
@@ -377,7 +386,13 @@ class LayerState {
   }
 
   wrap(error: unknown): unknown {
-    if (isOcipullError(error) || isAbortError(error)) return error;
+    if (isOcipullError(error)) return error;
+    // The run's signal (Ctrl-C, a caller's abort): the core reports anything not an OcipullError
+    // as INTERNAL, so the abort is named here.
+    if (isAbortError(error))
+      return new OcipullError('INTERRUPTED', `${this.label}: interrupted while it was applied`, {
+        cause: error,
+      });
     if ((error as NodeJS.ErrnoException)?.code) return this.named(error, '(layer end)');
     return new OcipullError(
       'TAR_INVALID',
@@ -388,6 +403,15 @@ class LayerState {
       },
     );
   }
+}
+
+/** What a stream says when it was ended under its reader (the cause is elsewhere). */
+function isCutShort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  // Node's streams, and streamx's (tar-stream's entries).
+  return (
+    code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED' || code === 'STREAM_DESTROYED'
+  );
 }
 
 const depth = (key: string): number => (key === '' ? 0 : key.split('/').length);

@@ -33,16 +33,19 @@ export interface DiskFacts {
 /** What the tree takes in blocks of 4 KiB, and how many inodes it needs. */
 export async function measureTree(
   tree: string,
-): Promise<{ entries: number; contentBytes: number; blocks: number }> {
+): Promise<{ entries: number; contentBytes: number; blocks: number; longName?: string }> {
   let entries = 0;
   let contentBytes = 0;
   let blocks = 0;
+  let longName: string | undefined;
   for await (const entry of walkTree(tree, new Map())) {
     entries++;
+    if (longName === undefined && Buffer.byteLength(entry.path.slice(entry.path.lastIndexOf('/') + 1)) >= 255)
+      longName = entry.path;
     contentBytes += entry.size;
     blocks += entry.linkTo ? 0 : Math.max(1, Math.ceil(entry.size / BLOCK));
   }
-  return { entries, contentBytes, blocks };
+  return { entries, contentBytes, blocks, ...(longName ? { longName } : {}) };
 }
 
 /** The ext4 size for a tree: its blocks and inodes, a fifth more, and 16 MiB for the journal and metadata. */
@@ -101,6 +104,15 @@ export async function treeToExt4(tree: string, out: string, options: DiskOptions
  */
 export async function treeToErofs(tree: string, out: string, options: DiskOptions = {}): Promise<DiskFacts> {
   const measure = await measureTree(tree);
+  if (measure.longName) {
+    // erofs-utils 1.5 fails on a name of 255 bytes (the longest Linux allows) with "Could not
+    // format the device: No such file or directory": say what it is instead.
+    throw new OcipullError(
+      'ROOTFS_OUTPUT_FAILED',
+      `mkfs.erofs (erofs-utils 1.5) cannot store the name of 255 bytes of ${JSON.stringify(measure.longName.slice(0, 300))}`,
+      { hint: 'write this image as ext4 or tar (names up to 255 bytes)' },
+    );
+  }
   await writeAtomically(out, async (temp) => {
     await withMetadata(tree, options, [
       'mkfs.erofs',

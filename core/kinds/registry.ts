@@ -2,6 +2,22 @@ import { OcipullError } from '../errors/errors.js';
 import { suggestion } from '../suggest.js';
 import type { Kind } from './types.js';
 
+/**
+ * A frozen copy of a kind: its own fields and those of its class (a spread would drop the methods
+ * a `class implements Kind` declares), methods bound to the kind.
+ */
+function recordOf(kind: Kind): Kind {
+  const record: Record<string, unknown> = {};
+  for (let o: object | null = kind; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (key === 'constructor' || key in record) continue;
+      const value = (kind as unknown as Record<string, unknown>)[key];
+      record[key] = typeof value === 'function' ? value.bind(kind) : value;
+    }
+  }
+  return record as unknown as Kind;
+}
+
 /** The artifact kinds plugins have registered (one record each), looked up by `--kind`. */
 export class KindRegistry {
   private readonly kinds = new Map<string, Kind>();
@@ -16,7 +32,7 @@ export class KindRegistry {
     if (this.kinds.has(kind.name)) {
       throw new OcipullError('PLUGIN_DUPLICATE', `kind ${kind.name} is registered twice`);
     }
-    this.kinds.set(kind.name, Object.freeze({ ...kind }));
+    this.kinds.set(kind.name, Object.freeze(recordOf(kind)));
   }
 
   has(name: string): boolean {

@@ -10,9 +10,13 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Kind,
+  type KindPackRequest,
   type KindPlanRequest,
   MAX_DOCUMENT_BYTES,
   OcipullError,
+  type Orchestrator,
+  type PackEntry,
+  type PackedEntry,
   type Part,
   type PlaceRequest,
   type Plan,
@@ -24,6 +28,7 @@ import { RecordWriter, recordPathFor } from './apply/record.js';
 import { decodeLayer, hashing } from './decode.js';
 import { treeToErofs, treeToExt4 } from './output/disk.js';
 import { treeToTar } from './output/tar.js';
+import { packRootfs, rootfsPackResult } from './pack.js';
 import { chooseManifest } from './platform.js';
 import { type RuntimeSettings, runtimeSettings } from './runtime.js';
 
@@ -138,6 +143,17 @@ export class RootfsKind implements Kind {
   readonly name = KIND_NAME;
   readonly description =
     "a container image's layers applied into a root filesystem (a tree, tar, ext4 or erofs)";
+
+  /** `orchestrator`: the one the plugin registered the kind on (pack finds the tree exporter there). */
+  constructor(private readonly orchestrator?: Orchestrator) {}
+
+  pack(request: KindPackRequest): Promise<PackEntry[]> {
+    return packRootfs(this.orchestrator, request);
+  }
+
+  packResult(packed: PackedEntry[]): Record<string, unknown> {
+    return rootfsPackResult(packed);
+  }
 
   async plan(request: KindPlanRequest): Promise<Plan> {
     const { descriptor, document } = await chooseManifest(request);

@@ -18,16 +18,61 @@ interface PackFlags extends CommonFlags {
   env: string[];
   feature: string[];
   name?: string;
+  rootfs?: string;
+  base?: string;
+  manifestFormat?: string;
+  entrypoint: string[];
+  workdir?: string;
+  user?: string;
+  label: string[];
+  annotation: string[];
+}
+
+/** The flags only the kernel kind takes (given ones, as they are spelled). */
+function kernelOnly(flags: PackFlags): string[] {
+  return [
+    flags.kernel !== undefined && '--kernel',
+    flags.initrd !== undefined && '--initrd',
+    flags.kernelVersion !== undefined && '--kernel-version',
+    flags.feature.length > 0 && '--feature',
+    flags.name !== undefined && '--name',
+  ].filter((f): f is string => typeof f === 'string');
+}
+
+/** The flags only the rootfs kind takes (given ones). */
+function rootfsOnly(flags: PackFlags): string[] {
+  return [
+    flags.rootfs !== undefined && '--rootfs',
+    flags.base !== undefined && '--base',
+    flags.manifestFormat !== undefined && '--manifest-format',
+    flags.entrypoint.length > 0 && '--entrypoint',
+    flags.workdir !== undefined && '--workdir',
+    flags.user !== undefined && '--user',
+    flags.label.length > 0 && '--label',
+    flags.annotation.length > 0 && '--annotation',
+  ].filter((f): f is string => typeof f === 'string');
+}
+
+/** `--rootfs DIR` and the image flags (docs/publishing.md), as the rootfs kind's `inputs`. */
+function rootfsInputs(flags: PackFlags): Record<string, unknown> {
+  return {
+    ...(flags.rootfs !== undefined && { rootfs: flags.rootfs }),
+    ...(flags.base !== undefined && { base: flags.base }),
+    ...(flags.platform !== undefined && { platform: flags.platform }),
+    ...(flags.manifestFormat !== undefined && { manifestFormat: flags.manifestFormat }),
+    ...(flags.entrypoint.length > 0 && { entrypoint: flags.entrypoint }),
+    ...(flags.cmd.length > 0 && { cmd: flags.cmd }),
+    ...(flags.env.length > 0 && { env: flags.env }),
+    ...(flags.workdir !== undefined && { workdir: flags.workdir }),
+    ...(flags.user !== undefined && { user: flags.user }),
+    ...(flags.label.length > 0 && { labels: flags.label }),
+    ...(flags.annotation.length > 0 && { annotations: flags.annotation }),
+  };
 }
 
 /** The kernel kind's flags (docs/kernels.md), as its `inputs`; undefined when none is given. */
 function kernelInputs(flags: PackFlags): Record<string, unknown> | undefined {
-  const given =
-    flags.kernel !== undefined ||
-    flags.initrd !== undefined ||
-    flags.kernelVersion !== undefined ||
-    flags.name !== undefined ||
-    flags.cmd.length + flags.env.length + flags.feature.length > 0;
+  const given = kernelOnly(flags).length > 0 || flags.cmd.length + flags.env.length > 0;
   if (!given) return undefined;
   return {
     kernel: flags.kernel,
@@ -42,6 +87,40 @@ function kernelInputs(flags: PackFlags): Record<string, unknown> | undefined {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Flags of one kind given to another are refused, naming the kind they belong to. */
+function checkKindFlags(flags: PackFlags, kind: string): void {
+  const kernel = kernelOnly(flags);
+  if (kernel.length > 0 && kind !== 'kernel') {
+    throw new OcipullError(
+      'USAGE',
+      `${kernel.join(', ')}: the kernel kind's inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a kernel package with --kind kernel (docs/kernels.md)',
+      },
+    );
+  }
+  const rootfs = rootfsOnly(flags);
+  if (rootfs.length > 0 && kind !== 'rootfs') {
+    throw new OcipullError(
+      'USAGE',
+      `${rootfs.join(', ')}: the rootfs kind's inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a tree as a container image with --rootfs DIR (docs/publishing.md)',
+      },
+    );
+  }
+  const shared = [flags.cmd.length > 0 && '--cmd', flags.env.length > 0 && '--env'].filter(Boolean);
+  if (shared.length > 0 && kind !== 'kernel' && kind !== 'rootfs') {
+    throw new OcipullError(
+      'USAGE',
+      `${shared.join(' and ')}: the kernel and rootfs kinds' inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a tree with --rootfs DIR, or a kernel package with --kind kernel',
+      },
+    );
+  }
+}
 
 /** `--tls-verify`, `--creds`, `--authfile`: what a registry destination takes (as `pull`). */
 export function addDestinationOptions(command: Command): Command {
@@ -153,12 +232,38 @@ export function registerPack(program: Command, context: CliContext): void {
     )
     .option('--kernel <file>', 'kernel kind: the kernel to pack')
     .option('--initrd <file>', 'kernel kind: the initrd to pack with it')
-    .option('--platform <plat/arch>', 'kernel kind: the target, e.g. qemu/x86_64 or firecracker/arm64')
+    .option(
+      '--platform <platform>',
+      "kernel kind: the target, e.g. qemu/x86_64; rootfs kind: OS/ARCH[/VARIANT], e.g. linux/arm64 (default: the base's, else this host)",
+    )
     .option('--kernel-version <version>', 'kernel kind: the kernel version (os.version)')
-    .option('--cmd <arg>', 'kernel kind: a command line argument (config Cmd); repeatable', collect, [])
-    .option('--env <key=value>', 'kernel kind: an environment variable (config Env); repeatable', collect, [])
+    .option('--cmd <arg>', 'kernel and rootfs kinds: an argument of the config Cmd; repeatable', collect, [])
+    .option(
+      '--env <key=value>',
+      'kernel and rootfs kinds: an environment variable (config Env); repeatable',
+      collect,
+      [],
+    )
     .option('--feature <key=value>', 'kernel kind: a build option (os.features); repeatable', collect, [])
     .option('--name <name>', 'kernel kind: the package name (org.unikraft.image.name)')
+    .option('--rootfs <dir>', 'rootfs kind (implied): the tree to publish as a container image')
+    .option('--base <source>', 'rootfs kind: the image to build on (its layers kept, one diff layer added)')
+    .option('--manifest-format <format>', 'rootfs kind: oci (default) or v2s2 (Docker)')
+    .option(
+      '--entrypoint <arg>',
+      'rootfs kind: an argument of the config Entrypoint; repeatable',
+      collect,
+      [],
+    )
+    .option('--workdir <dir>', 'rootfs kind: the working directory (config WorkingDir)')
+    .option('--user <user[:group]>', 'rootfs kind: the user the program runs as (config User)')
+    .option('--label <key=value>', 'rootfs kind: a config label; repeatable', collect, [])
+    .option(
+      '--annotation <key=value>',
+      'rootfs kind: a manifest annotation (oci only); repeatable',
+      collect,
+      [],
+    )
     .option(
       '--disk <hypervisor=path>',
       'a disk for a hypervisor (qemu, applehv, hyperv, wsl); repeatable',
@@ -190,8 +295,6 @@ export function registerPack(program: Command, context: CliContext): void {
       context.json = Boolean(flags.json);
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
-      const kernel = kernelInputs(flags);
-      const inputs = { ...parseInputs(flags.input), ...kernel };
       const { ocipull, orchestrator } = await context.setup({
         ...flags,
         arch: undefined,
@@ -206,16 +309,13 @@ export function registerPack(program: Command, context: CliContext): void {
           hint: `choose one of ${codecs.compressors.join(', ')}`,
         });
       }
-      const kind = flags.kind ?? orchestrator.settings.kind;
-      if (kernel && kind !== 'kernel') {
-        throw new OcipullError(
-          'USAGE',
-          `--kernel, --initrd, --cmd, --env, --feature and --name are the kernel kind's inputs, not the ${kind} kind's`,
-          {
-            hint: 'pack a kernel package with --kind kernel (docs/kernels.md)',
-          },
-        );
-      }
+      const kind = flags.kind ?? (flags.rootfs !== undefined ? 'rootfs' : orchestrator.settings.kind);
+      checkKindFlags(flags, kind);
+      const inputs = {
+        ...parseInputs(flags.input),
+        ...(kind === 'kernel' && kernelInputs(flags)),
+        ...(kind === 'rootfs' && rootfsInputs(flags)),
+      };
       if (kind !== 'disk' && (disks.length > 0 || flags.title.length > 0)) {
         throw new OcipullError(
           'USAGE',

@@ -69,6 +69,7 @@ export async function assertSameTree(ours: string, theirs: string): Promise<void
 /** The blob of `digest` in an OCI layout. */
 export const layoutBlob = (layout: string, digest: string) => join(layout, 'blobs', ...digest.split(':'));
 
+// biome-ignore lint/suspicious/noExplicitAny: skopeo's JSON, read field by field
 export async function inspect(ref: string, ...flags: string[]): Promise<Record<string, any>> {
   return JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', ...flags, `docker://${ref}`]));
 }

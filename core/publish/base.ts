@@ -5,8 +5,8 @@
  * kept open so its layers can be published as they are: mounted across repositories of the same
  * registry, else copied with their digests checked as they flow.
  */
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readdir, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { OcipullError } from '../errors/errors.js';
 import type { PackBase } from '../kinds/types.js';
 import { isManifestMediaType } from '../oci/media-types.js';
@@ -48,6 +48,29 @@ async function findManifest(
   }
   return undefined;
 }
+
+/**
+ * The rootless record of a pulled tree (`TREE.rootfs-record.jsonl`). A pull that left it under
+ * its staging name (`.TREE.*.rootfs-record.jsonl`, the tree's rename does not carry it) has it
+ * moved beside the tree.
+ */
+async function recordOf(tree: string): Promise<string | undefined> {
+  const record = `${tree}.rootfs-record.jsonl`;
+  if (await exists(record)) return record;
+  const dir = dirname(tree);
+  const staged = (await readdir(dir)).find(
+    (name) => name.startsWith(`.${basename(tree)}.`) && name.endsWith('.rootfs-record.jsonl'),
+  );
+  if (staged === undefined) return undefined;
+  await rename(join(dir, staged), record);
+  return record;
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The bases one pack opened: their sources stay open for their layers until `close`. */
 export class PackBases {
@@ -106,11 +129,7 @@ export class PackBases {
     }
     const { manifest } = chosen;
     const config = await this.readConfig(source, manifest.config);
-    const record = `${tree}.rootfs-record.jsonl`;
-    const hasRecord = await access(record).then(
-      () => true,
-      () => false,
-    );
+    const record = await recordOf(tree);
     return {
       reference,
       manifestDescriptor: chosen.descriptor,
@@ -118,7 +137,7 @@ export class PackBases {
       config,
       platform: chosen.descriptor.platform ?? platform,
       tree,
-      ...(hasRecord && { record }),
+      ...(record !== undefined && { record }),
     };
   }
 

@@ -193,7 +193,8 @@ function strategyOf(flags: PackFlags): MergeStrategy {
   return chosen[0] ?? 'merge';
 }
 
-const COMPRESS_HELP = 'codec for uncompressed disks (default zstd): a codec whose plugin can compress';
+const COMPRESS_HELP =
+  'codec for uncompressed disks (default zstd): a codec whose plugin can compress; rootfs kind: gzip (default), zstd or none';
 
 /**
  * `--compress`'s help names the codecs that can compress and those only taken as they are, from
@@ -207,7 +208,8 @@ async function describeCompress(command: Command): Promise<void> {
     `codec for uncompressed disks: ${compressors.join(', ')} (default zstd)` +
     (asIs.length > 0
       ? `; ${asIs.join(' and ')} only name the codec of disks already compressed with it`
-      : '');
+      : '') +
+    '; rootfs kind: gzip (default), zstd (oci only) or none for the layer';
 }
 
 export function registerPack(program: Command, context: CliContext): void {
@@ -220,6 +222,7 @@ export function registerPack(program: Command, context: CliContext): void {
     .description(
       'Build the machine-os format from disk files: per disk a one-layer manifest (empty config, the compressed disk as its layer, titled podman-machine.<arch>.<hypervisor>.<format>.<codec>) listed in an index with its disktype and platform.\n' +
         'DEST is oci-dir:DIR[:TAG] or docker://REGISTRY/REPO[:TAG]. An existing tag is merged by default (entries with the same disktype, os and architecture replaced, everything else kept).\n' +
+        "--rootfs DIR publishes a tree as a container image (the rootfs kind): one layer of the tree, or with --base SOURCE the base's layers plus one layer of what DIR changes; OCI or, with --manifest-format v2s2, Docker media types; merged per platform.\n" +
         "--kind NAME packs through another artifact kind (default: the kind setting, disk): its inputs are given with --input NAME=VALUE; an existing tag is merged by the kind's own notion of the same target.",
     )
     .argument('<dest>', 'TRANSPORT:REFERENCE to publish to')

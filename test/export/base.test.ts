@@ -14,7 +14,9 @@ import { pushLayout, startRegistry, type TestRegistry } from '../support/registr
 import { RegistryTap } from '../support/registry-tap.js';
 import { layoutLayers, NODES_STEP, SAMPLE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 import { assertSameTree, inspect, layoutBlob, packJson, pullBack } from './cli-helpers.js';
-import { decompressed, listTar } from './helpers.js';
+import { decompressed, listTar, run, sha256File } from './helpers.js';
+
+const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
 describe('pack --rootfs on a base, through the real registry', () => {
   let dir: string;
@@ -132,5 +134,50 @@ describe('pack --rootfs on a base, through the real registry', () => {
     await assertSameTree(back.rootfs, tree);
     // Nothing of the base's pulled tree or the staged layer is left behind.
     assert.deepEqual(await fsp.readdir(temp), []);
+  });
+
+  test('a base in an OCI layout, v2s2 into another layout: the base layers copied, relabelled, digests kept', async () => {
+    const layout = umociImage(join(dir, 'umoci-v2'), SAMPLE_STEPS.slice(0, 2));
+    const baseLayers = await layoutLayers(layout);
+    const baseDigests = baseLayers.layers.map((l) => `sha256:${l.path.split('/').pop()}`);
+    const tree = umociUnpack(layout, join(dir, 'v2-bundle'));
+    await fsp.rm(join(tree, 'bin/sh'));
+    await fsp.mkdir(join(tree, 'srv'));
+    await fsp.writeFile(join(tree, 'srv/app'), 'app\n');
+    for (const path of ['srv/app', 'srv', 'bin', '.'])
+      await fsp.utimes(join(tree, path), 1800000000, 1800000000);
+
+    const out = join(dir, 'v2-out');
+    const result = await packJson(
+      [
+        `oci-dir:${out}:app`,
+        '--rootfs',
+        tree,
+        '--base',
+        `oci-dir:${layout}:test`,
+        '--manifest-format',
+        'v2s2',
+      ],
+      config,
+      join(dir, 'cache'),
+    );
+    const [image] = result.images;
+    assert.equal(result.blobs.mounted, 0);
+    assert.deepEqual(
+      image!.layers.map((l) => l.mediaType),
+      [...baseDigests.map(() => DOCKER_LAYER), DOCKER_LAYER],
+    );
+    assert.deepEqual(
+      image!.layers.slice(0, -1).map((l) => l.digest),
+      baseDigests,
+    );
+    for (const digest of baseDigests) assert.equal(await sha256File(layoutBlob(out, digest)), digest);
+    const manifest = JSON.parse(await fsp.readFile(layoutBlob(out, image!.manifestDigest), 'utf8'));
+    assert.equal(manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(manifest.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+
+    const converted = join(dir, 'v2-converted');
+    await run('skopeo', ['--insecure-policy', 'copy', `oci:${out}:app`, `oci:${converted}:t`]);
+    await assertSameTree(umociUnpack(converted, join(dir, 'v2-back'), 't'), tree);
   });
 });

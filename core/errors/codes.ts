@@ -193,7 +193,10 @@ export const CODES = {
   // publishing
   PUSH_FAILED: c(EXIT.NETWORK, 'The destination refused an upload or manifest.'),
   TAG_CONFLICT: c(EXIT.OUTPUT, 'The destination tag exists and --exit-on-conflict was given.'),
-  PACK_INPUT_INVALID: c(EXIT.USAGE, 'A --disk argument is not HYPERVISOR=PATH of a readable file.'),
+  PACK_INPUT_INVALID: c(
+    EXIT.USAGE,
+    'A pack input is not what its kind takes: a --disk not HYPERVISOR=PATH of a readable file, a --rootfs that is no directory, an unknown --manifest-format or a layer --compress it cannot use.',
+  ),
   UNSUPPORTED: c(EXIT.FORMAT, 'The operation is not supported by this transport or source.'),
   PROXY: c(
     EXIT.NETWORK,

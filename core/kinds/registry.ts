@@ -9,7 +9,21 @@ export function majorMinor(version: string): string {
   return minor === undefined ? (major ?? version) : `${major}.${minor}`;
 }
 
-const KIND_METHODS = ['plan', 'describe', 'pack', 'entryKey', 'packResult', 'defaultTag'] as const;
+/**
+ * A frozen copy of a kind: its own fields and those of its class (a spread would drop the methods
+ * a `class implements Kind` declares), methods bound to the kind.
+ */
+function recordOf(kind: Kind): Kind {
+  const record: Record<string, unknown> = {};
+  for (let o: object | null = kind; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (key === 'constructor' || key in record) continue;
+      const value = (kind as unknown as Record<string, unknown>)[key];
+      record[key] = typeof value === 'function' ? value.bind(kind) : value;
+    }
+  }
+  return record as unknown as Kind;
+}
 
 /** The artifact kinds plugins have registered (one record each), looked up by `--kind`. */
 export class KindRegistry {
@@ -25,13 +39,7 @@ export class KindRegistry {
     if (this.kinds.has(kind.name)) {
       throw new OcipullError('PLUGIN_DUPLICATE', `kind ${kind.name} is registered twice`);
     }
-    // A class instance keeps its methods on the prototype: they are bound, so the frozen copy has them.
-    const record: Record<string, unknown> = { ...kind };
-    for (const method of KIND_METHODS) {
-      const fn = (kind as unknown as Record<string, unknown>)[method];
-      if (typeof fn === 'function') record[method] = fn.bind(kind);
-    }
-    this.kinds.set(kind.name, Object.freeze(record) as unknown as Kind);
+    this.kinds.set(kind.name, Object.freeze(recordOf(kind)));
   }
 
   has(name: string): boolean {

@@ -144,11 +144,20 @@ export interface KindEntry {
 // pack
 // ---------------------------------------------------------------------------
 
-/** One layer to publish: the core compresses (unless `asIs`), hashes and uploads it. */
+/**
+ * One layer to publish: the core compresses (unless `asIs`), hashes and uploads it; or, with
+ * `blob`, a blob a source already holds (a base image's layer), published as it is with its
+ * digest kept: mounted across repositories of the same registry, else copied from `from`.
+ */
 export interface PackLayer {
   /** A local file, or bytes produced on demand (may be called again to retry). */
   path?: string;
   open?(): Promise<Readable>;
+  /** An existing blob of the source `from` (a reference given to {@link KindPackRequest.base}). */
+  blob?: Descriptor;
+  from?: string;
+  /** sha256 of the uncompressed layer (an image's `rootfs.diff_ids` entry), for the result. */
+  diffId?: string;
   /** Codec to compress with (`none` to publish the bytes as they are). */
   codec: string;
   /** The bytes are published as they are (already compressed with `codec`). */
@@ -162,6 +171,8 @@ export interface PackEntry {
   layers: PackLayer[];
   /** The config blob (the empty descriptor's `{}` when undefined). */
   config?: { mediaType: string; bytes: Buffer };
+  /** The manifest's media type: OCI's (default) or Docker's v2s2 (no artifactType, no annotations). */
+  manifestMediaType?: string;
   artifactType?: string;
   manifestAnnotations?: Record<string, string>;
   /** What the index entry says beside the digest. */
@@ -183,6 +194,10 @@ export interface PackedEntry {
   layers: Descriptor[];
   /** The codec each layer carries (`none`: the bytes as given). */
   codecs: string[];
+  /** The diff ID of each layer, when the kind named them (image layers). */
+  diffIds?: string[];
+  /** The manifest's media type. */
+  manifestMediaType: string;
   facts: Record<string, unknown>;
 }
 
@@ -198,8 +213,37 @@ export interface KindPackRequest {
   platform: Platform;
   settings: Readonly<Settings>;
   transport?: TransportOptions;
+  /**
+   * A private work directory for this pack (staged layers, a base's tree), removed by the core
+   * when the pack ends, whatever the outcome. The same directory on every call (optional: a
+   * caller of `kind.pack` other than the core may offer none).
+   */
+  workDir?(): Promise<string>;
+  /**
+   * Open `reference` (`TRANSPORT:REFERENCE`) as a base image for `platform` (default: the run's
+   * platform setting): its tree pulled by the `tree` kind (default `rootfs`) into the work
+   * directory, its manifest and config. Its layers can then be published as `{ blob, from:
+   * reference }` layers. Undefined when the core offers no bases.
+   */
+  base?(reference: string, options?: { platform?: Platform; kind?: string }): Promise<PackBase>;
   signal: AbortSignal;
   log: Logger;
+}
+
+/** A base image opened for a pack: what its tree, manifest and config are. */
+export interface PackBase {
+  /** The reference as given (what layers name in `from`). */
+  reference: string;
+  /** The manifest chosen for the platform, as its index lists it. */
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  /** The image config's bytes as published. */
+  config: Buffer;
+  platform: Platform;
+  /** The base's tree (in the work directory). */
+  tree: string;
+  /** The rootless record beside the tree (`TREE.rootfs-record.jsonl`), when the pull wrote one. */
+  record?: string;
 }
 
 // ---------------------------------------------------------------------------

@@ -56,8 +56,8 @@ function entryOf(descriptor: Descriptor): ManifestEntry | undefined {
   return entry.platform || entry.annotations ? entry : undefined;
 }
 
-/** A stream from `offset`, cut to start there even when the source ignored the range. */
-async function openAt(
+/** A stream from `offset`, cut to start there even when the source ignored the range (verified from 0). */
+export async function openAt(
   orchestrator: Orchestrator,
   source: Source,
   descriptor: Descriptor,

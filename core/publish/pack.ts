@@ -20,7 +20,8 @@ import { digestOf } from '../oci/digest.js';
 import { Annotations, EMPTY_DESCRIPTOR, MediaTypes } from '../oci/media-types.js';
 import { checkArchitecture, unameArch } from '../oci/platform.js';
 import type { Orchestrator } from '../orchestrator.js';
-import type { Descriptor, ImageManifest, Logger, TransportOptions } from '../types.js';
+import type { Descriptor, ImageManifest, Logger, Platform, TransportOptions } from '../types.js';
+import { PackBases } from './base.js';
 import { openDestination } from './destination.js';
 import type { PackCodec } from './machine-os.js';
 import { type MergeStrategy, mergeIndex, platformKey } from './merge.js';
@@ -117,8 +118,15 @@ async function packingKind(
 
 /** A layer's name in messages: its file, else its title. */
 function layerName(layer: PackLayer, n: number): string {
-  return layer.path ?? layer.annotations?.[Annotations.title] ?? `layer ${n + 1}`;
+  return (
+    layer.path ??
+    layer.annotations?.[Annotations.title] ??
+    (layer.blob ? `${layer.from} layer ${layer.blob.digest}` : `layer ${n + 1}`)
+  );
 }
+
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const MANIFEST_TYPES = [MediaTypes.ociManifest, DOCKER_MANIFEST];
 
 /** Every layer must name its bytes and a codec the core can compress with (or publish as is). */
 function checkEntries(kind: string, entries: PackEntry[], codecs: CodecRegistry): void {
@@ -131,7 +139,32 @@ function checkEntries(kind: string, entries: PackEntry[], codecs: CodecRegistry)
     if (!Array.isArray(entry.layers)) {
       throw new OcipullError('PLUGIN_INVALID', `the ${kind} kind returned an entry without layers`);
     }
+    const manifestType = entry.manifestMediaType ?? MediaTypes.ociManifest;
+    if (!MANIFEST_TYPES.includes(manifestType)) {
+      throw new OcipullError('PLUGIN_INVALID', `the ${kind} kind asked for a ${manifestType} manifest`, {
+        hint: `a pack publishes ${MANIFEST_TYPES.join(' or ')}`,
+      });
+    }
+    if (
+      manifestType === DOCKER_MANIFEST &&
+      (entry.artifactType !== undefined || entry.manifestAnnotations !== undefined || !entry.config)
+    ) {
+      throw new OcipullError(
+        'PLUGIN_INVALID',
+        `the ${kind} kind asked for a Docker v2s2 manifest with an artifactType, annotations or no config`,
+        { hint: 'a v2s2 manifest carries an image config and layers only' },
+      );
+    }
     for (const [n, layer] of entry.layers.entries()) {
+      if (layer.blob !== undefined) {
+        if (typeof layer.from !== 'string') {
+          throw new OcipullError(
+            'PLUGIN_INVALID',
+            `the ${kind} kind returned ${layerName(layer, n)}: an existing blob without the source it is in (from)`,
+          );
+        }
+        continue;
+      }
       if (typeof layer.path !== 'string' && typeof layer.open !== 'function') {
         throw new OcipullError(
           'PLUGIN_INVALID',
@@ -190,7 +223,7 @@ export function compressors(codecs: CodecRegistry): string[] {
 function entryManifest(entry: PackEntry, config: Descriptor, layers: Descriptor[]): Buffer {
   const manifest: ImageManifest = {
     schemaVersion: 2,
-    mediaType: MediaTypes.ociManifest,
+    mediaType: entry.manifestMediaType ?? MediaTypes.ociManifest,
     ...(entry.artifactType !== undefined && { artifactType: entry.artifactType }),
     config,
     layers,
@@ -206,12 +239,27 @@ async function publishEntry(
   entry: PackEntry,
   config: Descriptor,
   transfer: Transfer,
+  bases: PackBases,
   stagingDir: string | undefined,
   signal: AbortSignal,
   log: Logger,
 ): Promise<{ descriptor: Descriptor; packed: PackedEntry }> {
   const layers: Descriptor[] = [];
   for (const [n, layer] of entry.layers.entries()) {
+    if (layer.blob) {
+      // A base's layer: its bytes and digest as they are, mounted when the registry can.
+      const { mediaType, digest, size } = layer.blob;
+      const source = await bases.source(layer.from!);
+      await transfer.blob({ mediaType, digest, size }, () => bases.body(source, layer.blob!), source);
+      layers.push({
+        mediaType: layer.mediaType,
+        digest,
+        size,
+        ...(layer.blob.urls !== undefined && { urls: layer.blob.urls }),
+        ...(layer.annotations !== undefined && { annotations: layer.annotations }),
+      });
+      continue;
+    }
     const title = layer.annotations?.[Annotations.title];
     log.info(
       `${layerName(layer, n)}: ${layer.asIs ? 'hashing' : `compressing with ${layer.codec}`}` +
@@ -230,9 +278,10 @@ async function publishEntry(
       ...(layer.annotations !== undefined && { annotations: layer.annotations }),
     });
   }
-  const manifest = await transfer.manifest(entryManifest(entry, config, layers), MediaTypes.ociManifest);
+  const manifestType = entry.manifestMediaType ?? MediaTypes.ociManifest;
+  const manifest = await transfer.manifest(entryManifest(entry, config, layers), manifestType);
   const descriptor: Descriptor = {
-    mediaType: MediaTypes.ociManifest,
+    mediaType: manifestType,
     digest: manifest.digest,
     size: manifest.size,
     ...(entry.artifactType !== undefined && { artifactType: entry.artifactType }),
@@ -247,6 +296,10 @@ async function publishEntry(
     config,
     layers,
     codecs: entry.layers.map((l) => l.codec),
+    ...(entry.layers.some((l) => l.diffId !== undefined) && {
+      diffIds: entry.layers.map((l) => l.diffId ?? ''),
+    }),
+    manifestMediaType: manifestType,
     facts: entry.facts ?? {},
   };
   return { descriptor, packed };
@@ -254,7 +307,6 @@ async function publishEntry(
 
 export async function runPack(orchestrator: Orchestrator, request: PackRequest): Promise<PackResult> {
   const signal = request.signal ?? new AbortController().signal;
-  const log = orchestrator.log;
   const strategy = request.strategy ?? 'merge';
   const os = request.os ?? 'linux';
   const arch = request.arch ?? orchestrator.settings.arch;
@@ -265,13 +317,46 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
   if (request.compress !== undefined) inputs.compress = request.compress;
   const transport = request.transport ?? orchestrator.settings.transport;
   const codecs = await codecsOf(orchestrator);
+  let work: Promise<string> | undefined;
+  const workDir = () => {
+    work ??= fsp.mkdtemp(join(tmpdir(), 'ocipull-pack-'));
+    return work;
+  };
+  const bases = new PackBases(orchestrator, transport, workDir, signal);
+  try {
+    return await packWith(orchestrator, request, kind, inputs, codecs, transport, workDir, bases, {
+      platform: { architecture: unameArch(arch), os },
+      strategy,
+      signal,
+    });
+  } finally {
+    await bases.close();
+    if (work) await fsp.rm(await work.catch(() => ''), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+async function packWith(
+  orchestrator: Orchestrator,
+  request: PackRequest,
+  kind: Kind & Required<Pick<Kind, 'pack'>>,
+  inputs: Record<string, unknown>,
+  codecs: CodecRegistry,
+  transport: TransportOptions,
+  workDir: () => Promise<string>,
+  bases: PackBases,
+  run: { platform: Platform; strategy: MergeStrategy; signal: AbortSignal },
+): Promise<PackResult> {
+  const { strategy, signal } = run;
+  const log = orchestrator.log;
   const entries = await kind
     .pack({
       inputs,
       codecs,
-      platform: { architecture: unameArch(arch), os },
+      platform: run.platform,
       settings: orchestrator.settings,
       transport,
+      workDir,
+      base: (reference, options) => bases.open(reference, options),
       signal,
       log,
     })
@@ -322,6 +407,7 @@ export async function runPack(orchestrator: Orchestrator, request: PackRequest):
         entry,
         configs[n]!,
         transfer,
+        bases,
         stagingDir,
         signal,
         log,

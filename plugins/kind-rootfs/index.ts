@@ -11,6 +11,6 @@ export default class KindRootfsPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
 
   apply(orchestrator: Orchestrator): void {
-    orchestrator.kinds.register(new RootfsKind());
+    orchestrator.kinds.register(new RootfsKind(orchestrator));
   }
 }

@@ -10,10 +10,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Kind,
+  type KindPackRequest,
   type KindPlanRequest,
   type Logger,
   MAX_DOCUMENT_BYTES,
   OcipullError,
+  type Orchestrator,
+  type PackEntry,
+  type PackedEntry,
   type Part,
   type PlaceRequest,
   type Plan,
@@ -27,6 +31,7 @@ import { checkDistributable } from './distributable.js';
 import { type RootfsOptions, rootfsOptions } from './options.js';
 import { treeToErofs, treeToExt4 } from './output/disk.js';
 import { treeToTar } from './output/tar.js';
+import { packRootfs, rootfsPackResult } from './pack.js';
 import { chooseManifest } from './platform.js';
 import { type RuntimeSettings, runtimeSettings } from './runtime.js';
 
@@ -149,6 +154,17 @@ export class RootfsKind implements Kind {
   /** A reference without tag means `latest` (the machine-os version tag is the disk kind's). */
   defaultTag(): string {
     return 'latest';
+  }
+
+  /** `orchestrator`: the one the plugin registered the kind on (pack finds the tree exporter there). */
+  constructor(private readonly orchestrator?: Orchestrator) {}
+
+  pack(request: KindPackRequest): Promise<PackEntry[]> {
+    return packRootfs(this.orchestrator, request);
+  }
+
+  packResult(packed: PackedEntry[]): Record<string, unknown> {
+    return rootfsPackResult(packed);
   }
 
   async plan(request: KindPlanRequest): Promise<Plan> {

@@ -24,6 +24,9 @@ export interface DiffOptions extends LayerOptions {
   owners?: OwnersHook;
   /** Owners record of the base tree. */
   baseOwners?: OwnersHook;
+  /** Recorded paths the new tree / the base tree lacks on disk (see ScanOptions.absent). */
+  absent?: readonly string[];
+  baseAbsent?: readonly string[];
   /** Read `user.*` xattrs of both trees (default: when getfattr is installed). */
   xattrs?: boolean;
 }
@@ -118,8 +121,12 @@ async function sameEntry(
 export async function diffLayer(baseDir: string, dir: string, options: DiffOptions = {}): Promise<DiffLayer> {
   layerMediaType(options.format ?? 'oci', options.compress ?? 'gzip');
   const scan = { xattrs: options.xattrs, signal: options.signal, log: options.log };
-  const baseEntries = await scanTree(baseDir, { ...scan, owners: options.baseOwners });
-  const nextEntries = await scanTree(dir, { ...scan, owners: options.owners });
+  const baseEntries = await scanTree(baseDir, {
+    ...scan,
+    owners: options.baseOwners,
+    absent: options.baseAbsent,
+  });
+  const nextEntries = await scanTree(dir, { ...scan, owners: options.owners, absent: options.absent });
   const base = new Map(baseEntries.map((e) => [e.path, e]));
   const next = new Map(nextEntries.map((e) => [e.path, e]));
   const baseGroups = groups(baseEntries);

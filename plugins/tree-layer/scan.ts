@@ -20,6 +20,8 @@ export interface OwnerRecord {
   mode: number;
   /** The path is a placeholder for this device or FIFO (a rootless unpack cannot mknod). */
   device?: { type: 'char' | 'block' | 'fifo'; major?: number; minor?: number };
+  /** Seconds; the entry's mtime when it is not on disk (a recorded device). */
+  mtime?: number;
 }
 
 /** Called with each layer path (`.` for the root, else `etc/passwd`, no leading `./`). */
@@ -47,6 +49,11 @@ export interface TreeEntry {
 
 export interface ScanOptions {
   owners?: OwnersHook;
+  /**
+   * Paths the owners record holds but the tree does not (devices a rootless unpack could not
+   * make): each becomes the device `owners` describes, under a directory of the tree.
+   */
+  absent?: readonly string[];
   /** `true`: read `user.*` xattrs (getfattr needed); `false`: none; default: when getfattr is installed. */
   xattrs?: boolean;
   signal?: AbortSignal;
@@ -90,6 +97,20 @@ async function entryOf(
   xattrs: XattrTable,
 ): Promise<TreeEntry | undefined> {
   const full = path === '.' ? root : join(root, path);
+  const recorded = options.absent?.includes(path) ? options.owners?.(path) : undefined;
+  if (recorded?.device) {
+    const { type, major, minor } = recorded.device;
+    return {
+      path,
+      type,
+      mode: recorded.mode & 0o7777,
+      uid: recorded.uid,
+      gid: recorded.gid,
+      mtime: recorded.mtime ?? 0,
+      size: 0,
+      ...(type !== 'fifo' && { devmajor: major ?? 0, devminor: minor ?? 0 }),
+    };
+  }
   const st = await fsp.lstat(full, { bigint: true });
   const type = TYPES[String(st.mode & S_IFMT)];
   if (type === undefined || type === 'socket') {
@@ -190,6 +211,10 @@ export async function scanTree(dir: string, options: ScanOptions = {}): Promise<
   let xattrs: XattrTable;
   try {
     paths = await listPaths(root, options.signal);
+    if (options.absent?.length) {
+      const found = new Set(paths);
+      for (const path of options.absent) if (!found.has(path)) paths.push(path);
+    }
     xattrs = useXattrs ? await readUserXattrs(root, options.signal) : new Map();
   } catch (error) {
     if (error instanceof OcipullError) throw error;

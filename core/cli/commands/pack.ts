@@ -18,16 +18,61 @@ interface PackFlags extends CommonFlags {
   env: string[];
   feature: string[];
   name?: string;
+  rootfs?: string;
+  base?: string;
+  manifestFormat?: string;
+  entrypoint: string[];
+  workdir?: string;
+  user?: string;
+  label: string[];
+  annotation: string[];
+}
+
+/** The flags only the kernel kind takes (given ones, as they are spelled). */
+function kernelOnly(flags: PackFlags): string[] {
+  return [
+    flags.kernel !== undefined && '--kernel',
+    flags.initrd !== undefined && '--initrd',
+    flags.kernelVersion !== undefined && '--kernel-version',
+    flags.feature.length > 0 && '--feature',
+    flags.name !== undefined && '--name',
+  ].filter((f): f is string => typeof f === 'string');
+}
+
+/** The flags only the rootfs kind takes (given ones). */
+function rootfsOnly(flags: PackFlags): string[] {
+  return [
+    flags.rootfs !== undefined && '--rootfs',
+    flags.base !== undefined && '--base',
+    flags.manifestFormat !== undefined && '--manifest-format',
+    flags.entrypoint.length > 0 && '--entrypoint',
+    flags.workdir !== undefined && '--workdir',
+    flags.user !== undefined && '--user',
+    flags.label.length > 0 && '--label',
+    flags.annotation.length > 0 && '--annotation',
+  ].filter((f): f is string => typeof f === 'string');
+}
+
+/** `--rootfs DIR` and the image flags (docs/publishing.md), as the rootfs kind's `inputs`. */
+function rootfsInputs(flags: PackFlags): Record<string, unknown> {
+  return {
+    ...(flags.rootfs !== undefined && { rootfs: flags.rootfs }),
+    ...(flags.base !== undefined && { base: flags.base }),
+    ...(flags.platform !== undefined && { platform: flags.platform }),
+    ...(flags.manifestFormat !== undefined && { manifestFormat: flags.manifestFormat }),
+    ...(flags.entrypoint.length > 0 && { entrypoint: flags.entrypoint }),
+    ...(flags.cmd.length > 0 && { cmd: flags.cmd }),
+    ...(flags.env.length > 0 && { env: flags.env }),
+    ...(flags.workdir !== undefined && { workdir: flags.workdir }),
+    ...(flags.user !== undefined && { user: flags.user }),
+    ...(flags.label.length > 0 && { labels: flags.label }),
+    ...(flags.annotation.length > 0 && { annotations: flags.annotation }),
+  };
 }
 
 /** The kernel kind's flags (docs/kernels.md), as its `inputs`; undefined when none is given. */
 function kernelInputs(flags: PackFlags): Record<string, unknown> | undefined {
-  const given =
-    flags.kernel !== undefined ||
-    flags.initrd !== undefined ||
-    flags.kernelVersion !== undefined ||
-    flags.name !== undefined ||
-    flags.cmd.length + flags.env.length + flags.feature.length > 0;
+  const given = kernelOnly(flags).length > 0 || flags.cmd.length + flags.env.length > 0;
   if (!given) return undefined;
   return {
     kernel: flags.kernel,
@@ -42,6 +87,40 @@ function kernelInputs(flags: PackFlags): Record<string, unknown> | undefined {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Flags of one kind given to another are refused, naming the kind they belong to. */
+function checkKindFlags(flags: PackFlags, kind: string): void {
+  const kernel = kernelOnly(flags);
+  if (kernel.length > 0 && kind !== 'kernel') {
+    throw new OcipullError(
+      'USAGE',
+      `${kernel.join(', ')}: the kernel kind's inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a kernel package with --kind kernel (docs/kernels.md)',
+      },
+    );
+  }
+  const rootfs = rootfsOnly(flags);
+  if (rootfs.length > 0 && kind !== 'rootfs') {
+    throw new OcipullError(
+      'USAGE',
+      `${rootfs.join(', ')}: the rootfs kind's inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a tree as a container image with --rootfs DIR (docs/publishing.md)',
+      },
+    );
+  }
+  const shared = [flags.cmd.length > 0 && '--cmd', flags.env.length > 0 && '--env'].filter(Boolean);
+  if (shared.length > 0 && kind !== 'kernel' && kind !== 'rootfs') {
+    throw new OcipullError(
+      'USAGE',
+      `${shared.join(' and ')}: the kernel and rootfs kinds' inputs, not the ${kind} kind's`,
+      {
+        hint: 'pack a tree with --rootfs DIR, or a kernel package with --kind kernel',
+      },
+    );
+  }
+}
 
 /** `--tls-verify`, `--creds`, `--authfile`: what a registry destination takes (as `pull`). */
 export function addDestinationOptions(command: Command): Command {
@@ -114,7 +193,8 @@ function strategyOf(flags: PackFlags): MergeStrategy {
   return chosen[0] ?? 'merge';
 }
 
-const COMPRESS_HELP = 'codec for uncompressed disks (default zstd): a codec whose plugin can compress';
+const COMPRESS_HELP =
+  'codec for uncompressed disks (default zstd): a codec whose plugin can compress; rootfs kind: gzip (default), zstd or none';
 
 /**
  * `--compress`'s help names the codecs that can compress and those only taken as they are, from
@@ -128,7 +208,8 @@ async function describeCompress(command: Command): Promise<void> {
     `codec for uncompressed disks: ${compressors.join(', ')} (default zstd)` +
     (asIs.length > 0
       ? `; ${asIs.join(' and ')} only name the codec of disks already compressed with it`
-      : '');
+      : '') +
+    '; rootfs kind: gzip (default), zstd (oci only) or none for the layer';
 }
 
 export function registerPack(program: Command, context: CliContext): void {
@@ -141,6 +222,7 @@ export function registerPack(program: Command, context: CliContext): void {
     .description(
       'Build the machine-os format from disk files: per disk a one-layer manifest (empty config, the compressed disk as its layer, titled podman-machine.<arch>.<hypervisor>.<format>.<codec>) listed in an index with its disktype and platform.\n' +
         'DEST is oci-dir:DIR[:TAG] or docker://REGISTRY/REPO[:TAG]. An existing tag is merged by default (entries with the same disktype, os and architecture replaced, everything else kept).\n' +
+        "--rootfs DIR publishes a tree as a container image (the rootfs kind): one layer of the tree, or with --base SOURCE the base's layers plus one layer of what DIR changes; OCI or, with --manifest-format v2s2, Docker media types; merged per platform.\n" +
         "--kind NAME packs through another artifact kind (default: the kind setting, disk): its inputs are given with --input NAME=VALUE; an existing tag is merged by the kind's own notion of the same target.",
     )
     .argument('<dest>', 'TRANSPORT:REFERENCE to publish to')
@@ -153,12 +235,38 @@ export function registerPack(program: Command, context: CliContext): void {
     )
     .option('--kernel <file>', 'kernel kind: the kernel to pack')
     .option('--initrd <file>', 'kernel kind: the initrd to pack with it')
-    .option('--platform <plat/arch>', 'kernel kind: the target, e.g. qemu/x86_64 or firecracker/arm64')
+    .option(
+      '--platform <platform>',
+      "kernel kind: the target, e.g. qemu/x86_64; rootfs kind: OS/ARCH[/VARIANT], e.g. linux/arm64 (default: the base's, else this host)",
+    )
     .option('--kernel-version <version>', 'kernel kind: the kernel version (os.version)')
-    .option('--cmd <arg>', 'kernel kind: a command line argument (config Cmd); repeatable', collect, [])
-    .option('--env <key=value>', 'kernel kind: an environment variable (config Env); repeatable', collect, [])
+    .option('--cmd <arg>', 'kernel and rootfs kinds: an argument of the config Cmd; repeatable', collect, [])
+    .option(
+      '--env <key=value>',
+      'kernel and rootfs kinds: an environment variable (config Env); repeatable',
+      collect,
+      [],
+    )
     .option('--feature <key=value>', 'kernel kind: a build option (os.features); repeatable', collect, [])
     .option('--name <name>', 'kernel kind: the package name (org.unikraft.image.name)')
+    .option('--rootfs <dir>', 'rootfs kind (implied): the tree to publish as a container image')
+    .option('--base <source>', 'rootfs kind: the image to build on (its layers kept, one diff layer added)')
+    .option('--manifest-format <format>', 'rootfs kind: oci (default) or v2s2 (Docker)')
+    .option(
+      '--entrypoint <arg>',
+      'rootfs kind: an argument of the config Entrypoint; repeatable',
+      collect,
+      [],
+    )
+    .option('--workdir <dir>', 'rootfs kind: the working directory (config WorkingDir)')
+    .option('--user <user[:group]>', 'rootfs kind: the user the program runs as (config User)')
+    .option('--label <key=value>', 'rootfs kind: a config label; repeatable', collect, [])
+    .option(
+      '--annotation <key=value>',
+      'rootfs kind: a manifest annotation (oci only); repeatable',
+      collect,
+      [],
+    )
     .option(
       '--disk <hypervisor=path>',
       'a disk for a hypervisor (qemu, applehv, hyperv, wsl); repeatable',
@@ -190,8 +298,6 @@ export function registerPack(program: Command, context: CliContext): void {
       context.json = Boolean(flags.json);
       const strategy = strategyOf(flags);
       const disks = parseDisks(flags.disk, flags.title);
-      const kernel = kernelInputs(flags);
-      const inputs = { ...parseInputs(flags.input), ...kernel };
       const { ocipull, orchestrator } = await context.setup({
         ...flags,
         arch: undefined,
@@ -206,16 +312,13 @@ export function registerPack(program: Command, context: CliContext): void {
           hint: `choose one of ${codecs.compressors.join(', ')}`,
         });
       }
-      const kind = flags.kind ?? orchestrator.settings.kind;
-      if (kernel && kind !== 'kernel') {
-        throw new OcipullError(
-          'USAGE',
-          `--kernel, --initrd, --cmd, --env, --feature and --name are the kernel kind's inputs, not the ${kind} kind's`,
-          {
-            hint: 'pack a kernel package with --kind kernel (docs/kernels.md)',
-          },
-        );
-      }
+      const kind = flags.kind ?? (flags.rootfs !== undefined ? 'rootfs' : orchestrator.settings.kind);
+      checkKindFlags(flags, kind);
+      const inputs = {
+        ...parseInputs(flags.input),
+        ...(kind === 'kernel' && kernelInputs(flags)),
+        ...(kind === 'rootfs' && rootfsInputs(flags)),
+      };
       if (kind !== 'disk' && (disks.length > 0 || flags.title.length > 0)) {
         throw new OcipullError(
           'USAGE',

@@ -52,10 +52,12 @@ class RootfsRun {
   constructor(
     readonly options: RootfsOptions,
     readonly details: Record<string, unknown>,
+    private readonly log: Logger,
   ) {
     this.budget = new Budget(options.limits);
     this.asRoot = options.asRoot ?? process.getuid?.() === 0;
     details.rootless = !this.asRoot;
+    details.layers = 0;
   }
 
   async placeConfig(request: PlaceRequest): Promise<void> {
@@ -135,8 +137,6 @@ class RootfsRun {
       throw error;
     }
   }
-
-  log?: Logger;
 }
 
 export class RootfsKind implements Kind {
@@ -158,8 +158,7 @@ export class RootfsKind implements Kind {
     const { manifest } = document;
     for (const [i, layer] of manifest.layers.entries()) checkDistributable(layer, i, options.allowUrls);
     const details: Record<string, unknown> = { format: options.format };
-    const run = new RootfsRun(options, details);
-    run.log = request.log;
+    const run = new RootfsRun(options, details, request.log);
     const config: Part = {
       role: 'config',
       descriptor: manifest.config,

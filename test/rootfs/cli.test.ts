@@ -118,6 +118,18 @@ describe('ocipull pull --kind rootfs', () => {
     assert.ok((await stat(tree)).isDirectory());
   });
 
+  it('a killed run’s staging directory and its record beside the target are removed by the next pull', async () => {
+    const dir = await fresh();
+    const orphan = join(dir, '.tree.999999999-0badcafe.ocipull-tmp');
+    await mkdir(orphan);
+    await writeFile(`${orphan}.rootfs-record.jsonl`, '{"op":"delete","path":"x"}\n');
+    // Not ours by name: kept.
+    await writeFile(join(dir, '.tree.999999999-0badcafe.ocipull-tmp.other'), 'keep');
+    const r = await pull(['-o', join(dir, 'tree'), '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((await readdir(dir)).sort(), ['.tree.999999999-0badcafe.ocipull-tmp.other', 'tree']);
+  });
+
   it('-o DIR/ and no -o name the output by the platform inside the directory', async () => {
     const dir = await fresh();
     const r = await pull(['-o', `${join(dir, 'made')}/`, '--format', 'tar', '--json']);

@@ -57,10 +57,12 @@ class RootfsRun {
   constructor(
     readonly options: RootfsOptions,
     readonly details: Record<string, unknown>,
+    private readonly log: Logger,
   ) {
     this.budget = new Budget(options.limits);
     this.asRoot = options.asRoot ?? process.getuid?.() === 0;
     details.rootless = !this.asRoot;
+    details.layers = 0;
   }
 
   async placeConfig(request: PlaceRequest): Promise<void> {
@@ -140,8 +142,6 @@ class RootfsRun {
       throw error;
     }
   }
-
-  log?: Logger;
 }
 
 export class RootfsKind implements Kind {
@@ -174,8 +174,7 @@ export class RootfsKind implements Kind {
     const { manifest } = document;
     for (const [i, layer] of manifest.layers.entries()) checkDistributable(layer, i, options.allowUrls);
     const details: Record<string, unknown> = { format: options.format };
-    const run = new RootfsRun(options, details);
-    run.log = request.log;
+    const run = new RootfsRun(options, details, request.log);
     const config: Part = {
       role: 'config',
       descriptor: manifest.config,

@@ -16,7 +16,10 @@ import { tempDir } from '../support/paths.js';
 import { startRegistry } from '../support/registry.js';
 import { diffShapes, listTree, type Shape, shapeOf } from '../support/rootfs.js';
 import { layoutLayers, SAMPLE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
-import { schema1Variant, variant } from './cli-layouts.js';
+import { readImage, schema1Variant, variant } from './cli-layouts.js';
+
+const configDigestOf = async (layout: string) =>
+  ((await readImage(layout)).manifest.config as { digest: string }).digest;
 
 const withoutRoot = (shape: Map<string, Shape>) => {
   const copy = new Map(shape);
@@ -113,6 +116,18 @@ describe('ocipull pull --kind rootfs', () => {
     }
     assert.deepEqual((await readdir(dir)).sort(), ['root.ext4', 'tree']);
     assert.ok((await stat(tree)).isDirectory());
+  });
+
+  it('a killed run’s staging directory and its record beside the target are removed by the next pull', async () => {
+    const dir = await fresh();
+    const orphan = join(dir, '.tree.999999999-0badcafe.ocipull-tmp');
+    await mkdir(orphan);
+    await writeFile(`${orphan}.rootfs-record.jsonl`, '{"op":"delete","path":"x"}\n');
+    // Not ours by name: kept.
+    await writeFile(join(dir, '.tree.999999999-0badcafe.ocipull-tmp.other'), 'keep');
+    const r = await pull(['-o', join(dir, 'tree'), '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((await readdir(dir)).sort(), ['.tree.999999999-0badcafe.ocipull-tmp.other', 'tree']);
   });
 
   it('-o DIR/ and no -o name the output by the platform inside the directory', async () => {
@@ -262,6 +277,45 @@ describe('ocipull pull --kind rootfs', () => {
     assert.equal(limited.code, 7, limited.stderr);
     assert.equal(failure(limited.stdout).code, 'LAYER_ENTRY_LIMIT');
     assert.deepEqual(await readdir(dir), ['ocipull.json', 'root.ext4']);
+  });
+
+  it('a second image sharing the layers fetches only what it does not share (bytesFetched)', async () => {
+    const cache = join(base, 'shared-cache');
+    const relabelled = await variant(layout, join(base, 'relabelled'), ({ config: c }) => {
+      (c.config as { Labels: Record<string, string> }).Labels = { other: 'image' };
+    });
+    const first = await runCli([
+      'pull',
+      `oci:${layout}:test`,
+      '--kind',
+      'rootfs',
+      '--cache-dir',
+      cache,
+      '-o',
+      join(await fresh(), 't'),
+      '--json',
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await runCli([
+      'pull',
+      `oci:${relabelled}:test`,
+      '--kind',
+      'rootfs',
+      '--cache-dir',
+      cache,
+      '-o',
+      join(await fresh(), 't'),
+      '--json',
+    ]);
+    assert.equal(second.code, 0, second.stderr);
+    const one = JSON.parse(first.stdout);
+    const two = JSON.parse(second.stdout);
+    const { size: configSize } = await stat(
+      join(relabelled, 'blobs', ...(await configDigestOf(relabelled)).split(':')),
+    );
+    assert.equal(two.bytesFetched, configSize, 'only the new config is fetched');
+    assert.ok(one.bytesFetched > two.bytesFetched * 10);
+    assert.deepEqual(two.runtime.labels, { other: 'image' });
   });
 
   it('a corrupt diff_id in the last layer: DIGEST_MISMATCH, nothing at DIR, no staging dir beside it', async () => {

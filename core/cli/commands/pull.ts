@@ -76,9 +76,10 @@ function rootfsJson(result: PullResult, metadata: string | undefined): Record<st
 export function registerPull(program: Command, context: CliContext): void {
   const command = program
     .command('pull')
-    .summary('pull a disk image into a file')
+    .summary('pull a disk image into a file (or, by --kind, a kernel package or a root filesystem)')
     .description(
       'Pull the disk for one hypervisor out of an OCI index (registry or layout), verify it, decompress it and write it atomically.\n' +
+        '--kind rootfs: apply a container image into a tree at -o (or --format tar|ext4|erofs: a file), also without root.\n' +
         'SOURCE is TRANSPORT:REFERENCE, e.g. docker://quay.io/podman/machine-os:5.5 or oci-dir:./layout:latest;\n' +
         'without SOURCE the configured default (docker://quay.io/podman/machine-os) is pulled.',
     )

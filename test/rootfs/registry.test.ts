@@ -6,6 +6,7 @@
  * a cached one fetches only its own blobs.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -75,9 +76,15 @@ describe('rootfs pulls from the registry and from oci: layouts, against umoci un
     assert.equal(expected.get('etc/hosts/inner')?.mtime, 1600000000);
   });
 
-  it('straight from the oci: layout (gzip layers)', async () => {
+  it('straight from the oci: layout (gzip layers), the user.* xattr too', async () => {
     const result = await pullAndCompare(`oci:${layout}:test`);
     assert.equal((result.details as { layers: number }).layers, 3);
+    const note = execFileSync(
+      'getfattr',
+      ['--absolute-names', '--only-values', '-n', 'user.note', join(result.output, 'bin', 'tool')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(note, 'hello');
   });
 
   it('from an oci: layout of uncompressed tar layers', async () => {

@@ -6,6 +6,7 @@
  * a cached one fetches only its own blobs.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -75,9 +76,15 @@ describe('rootfs pulls from the registry and from oci: layouts, against umoci un
     assert.equal(expected.get('etc/hosts/inner')?.mtime, 1600000000);
   });
 
-  it('straight from the oci: layout (gzip layers)', async () => {
+  it('straight from the oci: layout (gzip layers), the user.* xattr too', async () => {
     const result = await pullAndCompare(`oci:${layout}:test`);
     assert.equal((result.details as { layers: number }).layers, 3);
+    const note = execFileSync(
+      'getfattr',
+      ['--absolute-names', '--only-values', '-n', 'user.note', join(result.output, 'bin', 'tool')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(note, 'hello');
   });
 
   it('from an oci: layout of uncompressed tar layers', async () => {
@@ -176,5 +183,50 @@ describe('rootfs pulls from the registry and from oci: layouts, against umoci un
         .map((p) => p.digest),
       baseManifest.layers.map((l) => l.digest),
     );
+  });
+
+  it('two pulls at once sharing layers, one cache: each shared layer is fetched once, both trees right', async () => {
+    const cacheDir = join(base, 'concurrent-cache');
+    skopeoCopy(`oci:${layout}:base`, `docker://${registry.addr}/both:base`, '--preserve-digests');
+    skopeoCopy(`oci:${layout}:test`, `docker://${registry.addr}/both:full`, '--preserve-digests');
+    const pull = (tag: string) =>
+      pullRootfs({
+        source: `docker://${registry.addr}/both:${tag}`,
+        output: join(base, `both-${tag}`),
+        cwd: base,
+        cacheDir,
+        options: { tlsVerify: false },
+      });
+    const [full, lower] = await Promise.all([pull('full'), pull('base')]);
+    const blobs = (tag: string) => {
+      const m = skopeoRaw(`docker://${registry.addr}/both:${tag}`) as {
+        config: { digest: string; size: number };
+        layers: { digest: string; size: number }[];
+      };
+      return [m.config, ...m.layers];
+    };
+    const unique = new Map([...blobs('full'), ...blobs('base')].map((b) => [b.digest, b.size]));
+    assert.equal(unique.size, 5, 'two configs and three layers');
+    assert.equal(
+      full.bytesFetched + lower.bytesFetched,
+      [...unique.values()].reduce((sum, size) => sum + size, 0),
+    );
+    assert.deepEqual(diffShapes(shapeOf(await listTree(join(base, 'both-full'))), expected), []);
+    const lowerExpected = shapeOf(await listTree(umociUnpack(layout, join(base, 'umoci-base'), 'base')));
+    assert.deepEqual(diffShapes(shapeOf(await listTree(join(base, 'both-base'))), lowerExpected), []);
+  });
+
+  it('a warm cache: the same pull again fetches nothing, every part a cache hit', async () => {
+    const cacheDir = join(base, 'warm-cache');
+    const source = `oci:${layout}:test`;
+    await pullRootfs({ source, output: join(base, 'warm1'), cwd: base, cacheDir });
+    const again = await pullRootfs({ source, output: join(base, 'warm2'), cwd: base, cacheDir });
+    assert.equal(again.cacheHit, true);
+    assert.equal(again.bytesFetched, 0);
+    assert.deepEqual(
+      partsOf(again).map((p) => p.cacheHit),
+      [true, true, true, true],
+    );
+    assert.deepEqual(diffShapes(shapeOf(await listTree(join(base, 'warm2'))), expected), []);
   });
 });

@@ -144,12 +144,27 @@ class LayerState {
   }
 
   async entry(header: Header, content: AsyncIterable<Buffer>): Promise<void> {
-    let type = header.type ?? 'file';
+    // tar-stream gives no type for a type flag it does not know (GNU D, M, V, N, vendor letters):
+    // refused, as containerd and moby do, rather than written as a file it is not.
+    let type: string = header.type ?? 'unknown';
     if (type === 'file' && header.name.endsWith('/')) type = 'directory';
     const size = TYPES[type] === 'file' ? (header.size ?? 0) : 0;
     this.budget.charge(header.name, size);
     this.stats.entries++;
     this.stats.bytes += size;
+    const records = (header.pax ?? {}) as Record<string, string>;
+    const sparse = Object.keys(records).find((key) => key.startsWith('GNU.sparse.'));
+    if (sparse) {
+      // PAX sparse files (GNU tar --sparse --format=pax): the data is a map then the segments,
+      // under a made-up name; taken as a file it would be wrong, so it is refused.
+      throw new OcipullError(
+        'LAYER_INVALID',
+        `layer entry ${shown(records['GNU.sparse.name'] ?? header.name)} is a PAX sparse file (${sparse}), which is not supported`,
+        {
+          hint: 'make the layer without sparse entries (GNU tar without --sparse; Go, Docker and umoci write none)',
+        },
+      );
+    }
     const name = classify(header.name);
     if (name.kind === 'whiteout') return this.whiteout(name.parent, name.target);
     if (name.kind === 'opaque') return this.opaque(name.parent);

@@ -2,6 +2,7 @@
  * tar-stream holds a PAX or GNU long-name record in memory whole before the entry it describes:
  * a hostile layer announcing a gigabyte of "header" would fill memory, not disk. This pass-through
  * reads the tar's block headers as the bytes flow and stops such a record before it is buffered.
+ * It also stops GNU sparse entries (type S), which tar-stream would misread.
  */
 import { Transform } from 'node:stream';
 import { formatSize, OcipullError } from 'ocipull';
@@ -55,6 +56,20 @@ export function metaGuard(label: string): Transform {
               {
                 hint: 'PAX and GNU records carry names and attributes: a few KiB in real layers',
                 data: { scope: 'record', limit: MAX_META_RECORD },
+              },
+            ),
+          );
+          return;
+        }
+        if (type === 'S') {
+          // Old GNU sparse: its map runs on in extension blocks the size does not count, and
+          // tar-stream would write the packed segments as the whole file (silently wrong).
+          done(
+            new OcipullError(
+              'LAYER_INVALID',
+              `${label}: entry ${JSON.stringify(block.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''))} is a GNU sparse file (tar type S), which is not supported`,
+              {
+                hint: 'make the layer without sparse entries (GNU tar without --sparse; Go, Docker and umoci write none)',
               },
             ),
           );

@@ -2,7 +2,9 @@
  * `pack`: turn a kind's inputs into an index at a destination. The kind (`--kind`, default the
  * `kind` setting; the disk kind for machine-os) checks its inputs and answers with entries: per
  * manifest its layers, config, platform and annotations. Per entry the core stages each layer
- * (compress while hashing), uploads it, pushes the config and the manifest by digest; last the
+ * (compress while hashing), uploads it (a layer that is a base image's blob is mounted or copied
+ * as it is, base.ts), pushes the config and the manifest (OCI, or Docker v2s2 when the kind asks)
+ * by digest; a work directory the kind may ask for is removed at the end. Last the
  * index under the tag, merged with what the tag held by the strategy every kind shares (`same
  * target` is the kind's `entryKey`). Until that last push the tag is untouched, so a failure
  * never leaves it half-published.

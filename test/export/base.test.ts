@@ -30,7 +30,7 @@ describe('pack --rootfs on a base, through the real registry', () => {
     registry = await startRegistry(join(dir, 'registry'));
     tap = await RegistryTap.start(registry.addr);
     config = join(dir, 'ocipull.json');
-    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu', plugins: ['kind-rootfs', 'tree-layer'] }));
+    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu' }));
   });
   after(async () => {
     await tap?.stop();

@@ -27,7 +27,7 @@ describe('pack --rootfs through the CLI, to the real registry', () => {
     ({ dir, cleanup } = await tempDir('ocipull-export-cli-'));
     registry = await startRegistry(join(dir, 'registry'));
     config = join(dir, 'ocipull.json');
-    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu', plugins: ['kind-rootfs', 'tree-layer'] }));
+    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu' }));
     cache = join(dir, 'cache');
     const layout = umociImage(join(dir, 'umoci'), [...SAMPLE_STEPS, NODES_STEP]);
     tree = umociUnpack(layout, join(dir, 'umoci-bundle'));

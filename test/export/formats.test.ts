@@ -36,7 +36,7 @@ describe('pack --rootfs: formats, refusals and rootless trees', () => {
     ({ dir, cleanup } = await tempDir('ocipull-export-formats-'));
     registry = await startRegistry(join(dir, 'registry'));
     config = join(dir, 'ocipull.json');
-    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu', plugins: ['kind-rootfs', 'tree-layer'] }));
+    await fsp.writeFile(config, JSON.stringify({ preset: 'qemu' }));
     cache = join(dir, 'cache');
     layout = umociImage(join(dir, 'umoci'), [...SAMPLE_STEPS, NODES_STEP]);
     tree = umociUnpack(layout, join(dir, 'umoci-bundle'));

@@ -66,6 +66,30 @@ function fileNames(plan: Plan): Map<Part, string> {
   return names;
 }
 
+/**
+ * Wait for a part's turn; when the turn is not there yet, the part has a cache to land in and is
+ * not cached already, fetch it into the cache meanwhile (its outcome: what that fetch cost).
+ */
+async function fetchAhead(
+  r: PartsRequest,
+  index: number,
+  turn: Promise<void>,
+  ready: boolean,
+  fetch: () => Promise<PartOutcome>,
+): Promise<PartOutcome | undefined> {
+  if (ready || !r.cache || r.resolved.offline !== undefined) {
+    await turn;
+    return undefined;
+  }
+  if (await r.cache.peek(r.plan.parts[index]!.descriptor)) {
+    await turn;
+    return undefined;
+  }
+  const fetched = await fetch();
+  await turn;
+  return fetched;
+}
+
 /** Run `count` jobs, `limit` at a time; on the first failure `stop()` is called and it is thrown. */
 async function runLimited<T>(
   count: number,
@@ -124,11 +148,20 @@ export async function placeParts(r: PartsRequest): Promise<Placed> {
   // An ordered plan's custom parts wait for the one before them (and fail with it).
   const turns: Array<Promise<void>> = plan.parts.map(() => Promise.resolve());
   const settle: Array<(error?: unknown) => void> = plan.parts.map(() => () => {});
+  // Whether a part's turn has come (an ordered custom part's turn comes when the one before it settles).
+  const ready: boolean[] = plan.parts.map(() => true);
   if (plan.ordered) {
-    let previous = Promise.resolve();
+    let previous: Promise<void> | undefined;
     plan.parts.forEach((part, index) => {
       if (part.place.type !== 'custom') return;
-      turns[index] = previous;
+      if (previous) {
+        ready[index] = false;
+        const open = () => {
+          ready[index] = true;
+        };
+        previous.then(open, open);
+      }
+      turns[index] = previous ?? Promise.resolve();
       previous = new Promise<void>((resolve, reject) => {
         settle[index] = (error) => (error === undefined ? resolve() : reject(error));
       });
@@ -140,17 +173,15 @@ export async function placeParts(r: PartsRequest): Promise<Placed> {
     if (part.place.type === 'custom') return { type: 'custom', staging: staged.path };
     return { type: 'file', path: join(staged.path, names!.get(part)!), replace: false };
   };
-  const runPart = async (index: number): Promise<PartOutcome> => {
+  const attempt = async (index: number, to: Destination): Promise<PartOutcome> => {
     const part = plan.parts[index]!;
-    await turns[index];
-    stop.signal.throwIfAborted();
     const run = {
       orchestrator,
       source: r.resolved.source,
       plan,
       part,
       index,
-      destination: destination(part),
+      destination: to,
       cache: r.cache,
       origin: originOf(r, part),
       signal: stop.signal,
@@ -158,14 +189,25 @@ export async function placeParts(r: PartsRequest): Promise<Placed> {
       offline: r.resolved.offline !== undefined,
       retried: false,
     };
-    let outcome: PartOutcome;
     try {
-      outcome = await transferPart(run);
+      return await transferPart(run);
     } catch (error) {
       if (!(error instanceof RetryFromSource)) throw error;
       orchestrator.log.warn(error.message);
-      outcome = await transferPart({ ...run, retried: true });
+      return await transferPart({ ...run, retried: true });
     }
+  };
+  const runPart = async (index: number): Promise<PartOutcome> => {
+    const part = plan.parts[index]!;
+    // A part waiting for its turn is fetched into the cache meanwhile (layers download
+    // concurrently, are applied in order); at its turn it is placed from the cache entry.
+    const ahead = await fetchAhead(r, index, turns[index]!, ready[index]!, () =>
+      attempt(index, { type: 'cache' }),
+    );
+    stop.signal.throwIfAborted();
+    let outcome = await attempt(index, destination(part));
+    if (ahead)
+      outcome = { ...outcome, cacheHit: false, bytesFetched: ahead.bytesFetched + outcome.bytesFetched };
     // A file inside a staging directory is committed there at once (the directory is the unit).
     if (staged && outcome.out) {
       await outcome.out.commit();

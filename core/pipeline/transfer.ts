@@ -13,10 +13,14 @@ import { pauseAt } from './pause.js';
 import type { PullProgress } from './pull-progress.js';
 import { decideAfterFailure, type RetryReason } from './retry-decision.js';
 
-/** Where a part lands: a file (the output, or `staging/<name>`), or the kind's own `place`. */
+/**
+ * Where a part lands: a file (the output, or `staging/<name>`), the kind's own `place`, or only
+ * the cache (an ordered part fetched ahead of its turn, placed later from its cache entry).
+ */
 export type Destination =
   | { type: 'file'; path: string; replace: boolean }
-  | { type: 'custom'; staging: string };
+  | { type: 'custom'; staging: string }
+  | { type: 'cache' };
 
 export interface PartRun {
   orchestrator: Orchestrator;
@@ -166,7 +170,7 @@ export async function transferPart(t: PartRun): Promise<PartOutcome> {
         onWritten: (bytes) => t.progress.decompress(t.index, bytes),
       });
       ({ codec, kind, bytesWritten } = decoded);
-    } else if (part.place.type === 'custom') {
+    } else if (destination.type === 'custom' && part.place.type === 'custom') {
       await part.place.place({
         part,
         input: blob.stream,
@@ -178,7 +182,7 @@ export async function transferPart(t: PartRun): Promise<PartOutcome> {
       bytesWritten = layer.size;
     }
     await drain(blob);
-    t.progress.write(t.index, bytesWritten);
+    if (destination.type !== 'cache') t.progress.write(t.index, bytesWritten);
     if (handle?.kind === 'miss') {
       await handle.writer.commit();
       cacheCommitted = true;

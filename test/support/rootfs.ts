@@ -3,14 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  createOrchestrator,
-  isOcipullError,
-  Orchestrator,
-  type OrchestratorSetup,
-  type Plugin,
-  type PullResult,
-} from 'ocipull';
+import { createOrchestrator, type OrchestratorSetup, type PullResult } from 'ocipull';
 
 export interface TreeNode {
   type: 'file' | 'directory' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
@@ -237,10 +230,8 @@ export interface RootfsPull {
 }
 
 /**
- * A pull of the rootfs kind through the library: `createOrchestrator` with `kind: 'rootfs'` and the
- * `kind-rootfs` plugin added with the `plugins` key. The `kinds.rootfs` settings go in the same
- * options; while the config schema does not know the `kinds` key yet (CONFIG_INVALID naming it),
- * the resolved settings plus `kinds` are given to an `Orchestrator` with the same plugins instead.
+ * A pull of the rootfs kind through the library: `createOrchestrator` with `kind: 'rootfs'` (the
+ * base preset has the plugin) and the `kinds.rootfs` settings in the same options.
  */
 export async function pullRootfs(request: RootfsPull): Promise<PullResult> {
   const warnings = request.warnings ?? [];
@@ -252,33 +243,14 @@ export async function pullRootfs(request: RootfsPull): Promise<PullResult> {
     debug() {},
     redact: (text: string) => text,
   };
-  const setup = {
+  const ocipull = await createOrchestrator({
     cwd: request.cwd,
-    configFile: false as const,
+    configFile: false,
     kind: 'rootfs',
-    plugins: ['kind-rootfs'],
     cacheDir: request.cacheDir ?? join(request.cwd, 'cache'),
     log,
     ...request.options,
-  };
-  const kinds = request.rootfs ? { kinds: { rootfs: request.rootfs } } : {};
-  try {
-    const ocipull = await createOrchestrator({ ...setup, ...kinds } as OrchestratorSetup);
-    return await ocipull.pull({ source: request.source, output: request.output, signal: request.signal });
-  } catch (error) {
-    if (!request.rootfs || !isOcipullError(error, 'CONFIG_INVALID') || !/"kinds"/.test(String(error)))
-      throw error;
-  }
-  const resolved = await createOrchestrator(setup as OrchestratorSetup);
-  const orchestrator = new Orchestrator({ settings: { ...resolved.settings, ...kinds }, log });
-  for (const spec of resolved.config.plugins) {
-    // Built-in plugins only here (the runs above name no others): dist/plugins/FOLDER/index.js.
-    const folder = spec.name.replace(/^ocipull-plugin-/, '');
-    const url = new URL(`../../plugins/${folder}/index.js`, import.meta.url);
-    const { default: Made } = (await import(url.href)) as {
-      default: new (options: Record<string, unknown>) => Plugin;
-    };
-    orchestrator.use(new Made(spec.options));
-  }
-  return orchestrator.pull({ source: request.source, output: request.output, signal: request.signal });
+    ...(request.rootfs ? { kinds: { rootfs: request.rootfs } } : {}),
+  } as OrchestratorSetup);
+  return ocipull.pull({ source: request.source, output: request.output, signal: request.signal });
 }

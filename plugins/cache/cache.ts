@@ -159,26 +159,25 @@ export class DiskCache implements BlobCache {
   }
 
   /**
-   * Whether an entry can be used as it is. One committed without an fsync in another boot (or
-   * with no record to say how it was committed: a crash may have kept the blob's rename and lost
-   * its record) may have lost bytes in that boot's crash: it is rehashed, then fsynced and
-   * recorded as durable; false when it does not match (the caller removes it).
+   * Whether an entry can be used as it is. One committed without an fsync in another boot may
+   * have lost bytes in that boot's crash: it is rehashed, then fsynced and recorded as durable;
+   * false when it does not match (the caller removes it). Every use rehashes the bytes it reads
+   * anyway (a hit is verified as it streams, and a mismatch evicts and refetches), so an entry
+   * whose record is gone is used as it is: this check moves the verdict before the decoding.
    */
   private async durableHere(descriptor: Descriptor, path: string): Promise<boolean> {
     const record = await readRecord(this.paths, descriptor.digest);
-    if (record && (record.unsyncedBoot === undefined || record.unsyncedBoot === this.boot)) return true;
-    const why = record ? `written in another boot (${record.unsyncedBoot})` : 'without a record';
+    if (!record || record.unsyncedBoot === undefined || record.unsyncedBoot === this.boot) return true;
+    const why = `written in another boot (${record.unsyncedBoot})`;
     this.log.debug(`cache: ${descriptor.digest} was ${why}; checking its digest`);
     if (!(await fileMatches(path, descriptor))) {
       this.log.warn(`cache: ${descriptor.digest} (${why}) does not match its digest; removing it`);
       return false;
     }
     await syncFileAndDir(path);
-    if (record) {
-      await updateRecord(this.paths, descriptor.digest, (r) => {
-        delete r.unsyncedBoot;
-      });
-    }
+    await updateRecord(this.paths, descriptor.digest, (r) => {
+      delete r.unsyncedBoot;
+    });
     return true;
   }
 

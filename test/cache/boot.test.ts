@@ -110,18 +110,6 @@ describe('cache entries across boots', () => {
     );
   });
 
-  it('an entry without a record is rehashed before use', async () => {
-    const cache = join(tmp.dir, 'cache-norecord');
-    await pull(cache, 'boot-a');
-    await fsp.rm(join(cache, 'ocipull', 'records', 'sha256', `${disk().blobDigest.slice(7)}.json`));
-    const result = await pull(cache, 'boot-a');
-    assert.equal(result.cacheHit, true);
-    assert.ok(
-      lines.some((l) => /without a record; checking its digest/.test(l)),
-      lines.join('\n'),
-    );
-  });
-
   it('durability fsync: entries are fsynced and name no boot', async () => {
     const cache = join(tmp.dir, 'cache-fsync');
     await pull(cache, 'boot-a', { cache: { durability: 'fsync' } });

@@ -29,7 +29,8 @@ const cases: Array<[string, Partial<DemandFacts>, number]> = [
   ['slow first byte but under two chunks left: starvation decides', { firstByteMs: 40, remaining: 12 * MiB }, 1],
   ['nothing left to start: stay even when starved', { starvedMs: 200, remaining: 4 * MiB }, 1],
   ['too early to tell (50 ms, 1 MiB): stay', { elapsedMs: 50, fetched: 1 * MiB, starvedMs: 50 }, 1],
-  ['early but a chunk already fetched while starved: double', { elapsedMs: 50, fetched: 8 * MiB, starvedMs: 40 }, 2],
+  ['early but a second chunk already fetched while starved: double', { elapsedMs: 50, fetched: 16 * MiB, starvedMs: 40 }, 2],
+  ['first chunk not complete yet: no evidence, stay', { elapsedMs: 0, starvedMs: 0, fetched: 4 * MiB }, 1],
   ['far source at 20 MB/s, consumer waiting 80 %: double', { elapsedMs: 400, fetched: 8 * MiB, starvedMs: 320 }, 2],
   ['connections 1: never more', { max: 1, firstByteMs: 100, starvedMs: 200 }, 1],
 ];

@@ -10,11 +10,11 @@ export interface DemandFacts {
   max: number;
   /** Milliseconds from the first request to its answer's headers. */
   firstByteMs: number;
-  /** Milliseconds since that answer arrived. */
+  /** Milliseconds since the first chunk was complete (0 before). */
   elapsedMs: number;
   /** Of `elapsedMs`, how long the consumer (digest, cache, decoder) waited with nothing to take. */
   starvedMs: number;
-  /** Bytes fetched so far. */
+  /** Bytes fetched so far (the first chunk included). */
   fetched: number;
   /** Bytes of chunks not started yet. */
   remaining: number;
@@ -34,7 +34,7 @@ export function connectionsWanted(f: DemandFacts): number {
   // Nothing left to split: another connection would have no chunk to fetch.
   if (f.remaining < f.chunk) return f.current;
   if (f.firstByteMs >= SLOW_FIRST_BYTE_MS && f.remaining >= 2 * f.chunk) return f.max;
-  if (f.elapsedMs < MIN_EVIDENCE_MS && f.fetched < f.chunk) return f.current;
+  if (f.elapsedMs <= 0 || (f.elapsedMs < MIN_EVIDENCE_MS && f.fetched < 2 * f.chunk)) return f.current;
   if (f.elapsedMs > 0 && f.starvedMs / f.elapsedMs >= STARVED_SHARE) return Math.min(f.max, f.current * 2);
   return f.current;
 }

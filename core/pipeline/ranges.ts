@@ -133,6 +133,9 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
   let wanted = settings.connectionsOnDemand === false ? connections : 1;
   let fetchedBytes = 0;
   let starvedMs = 0;
+  // Starvation counts from the end of the first chunk: waiting for the first bytes says nothing
+  // about the rate one connection keeps up.
+  let measuredFrom: number | undefined;
   let lastDecision = 0;
   log.debug(
     `blob ${descriptor.digest}: ${slots.filter((s) => !s.local).length} ranges of ≤ ${chunk} bytes over ${wanted === connections ? connections : `1 of ${connections}`} connections (first answer after ${Math.round(answered - asked)} ms)`,
@@ -144,7 +147,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
       current: wanted,
       max: connections,
       firstByteMs: answered - asked,
-      elapsedMs: now - answered,
+      elapsedMs: measuredFrom === undefined ? 0 : now - measuredFrom,
       starvedMs,
       fetched: fetchedBytes,
       remaining: slots.reduce((sum, s) => sum + (s.local || s.started ? 0 : s.end - s.start), 0),
@@ -152,7 +155,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     });
     if (next <= wanted) return;
     log.debug(
-      `blob ${descriptor.digest}: ${next} connections (first answer after ${Math.round(answered - asked)} ms, consumer waited ${Math.round(starvedMs)} of ${Math.round(now - answered)} ms)`,
+      `blob ${descriptor.digest}: ${next} connections (first answer after ${Math.round(answered - asked)} ms, consumer waited ${Math.round(starvedMs)} of ${Math.round(measuredFrom === undefined ? 0 : now - measuredFrom)} ms after the first chunk)`,
     );
     wanted = next;
     pump();
@@ -192,12 +195,25 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
           }
           const room = length - slot.got;
           if (piece.length > room) piece = piece.subarray(0, room);
-          if (positional) await writer!.writeAt!(slot.start + slot.got, piece);
-          if (slot.keep || !positional) slot.buffers.push(piece);
-          slot.got += piece.length;
-          fetchedBytes += piece.length;
-          ctx.onFetched?.(piece.length);
-          notify();
+          const offset = slot.start + slot.got;
+          const count = () => {
+            slot.got += piece.length;
+            fetchedBytes += piece.length;
+            ctx.onFetched?.(piece.length);
+            notify();
+          };
+          if (slot.keep || !positional) {
+            // Kept in memory: the consumer may take it while it is being written to the partial
+            // (it is never read back from there, and every write ends before a commit).
+            slot.buffers.push(piece);
+            count();
+            if (positional) await writer!.writeAt!(offset, piece);
+          } else {
+            // Read back from the partial in its turn: counted only once written there.
+            await writer!.writeAt!(offset, piece);
+            if (slot.keep) slot.buffers.push(piece);
+            count();
+          }
           if (slot.got >= length) break;
         }
         current.body.destroy();
@@ -227,6 +243,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
       }
     }
     slot.done = true;
+    measuredFrom ??= performance.now();
     notify();
     pump();
     if (positional) await writer!.markComplete!(slot.start, slot.end);
@@ -291,7 +308,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
           wake = resolve;
         });
         const now = performance.now();
-        starvedMs += now - waited;
+        if (measuredFrom !== undefined) starvedMs += now - Math.max(waited, measuredFrom);
         decide(now);
       }
       slot.consumed = true;

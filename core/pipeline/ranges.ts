@@ -260,7 +260,7 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     workers.push(work);
   };
   // Started and not yet consumed: what the window holds (at most `connections` chunks; with one
-  // connection, the chunk being consumed and one ahead, both kept in memory: no read-back).
+  // connection, the chunk being consumed and one ahead, read back from the partial in its turn).
   const pump = () => {
     if (inner.signal.aborted) return;
     const window = wanted === 1 ? Math.min(2, connections) : connections;
@@ -269,7 +269,6 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     for (const slot of slots) {
       if (held >= window || running >= wanted) break;
       if (slot.local || slot.started) continue;
-      slot.keep ||= wanted === 1;
       start(slot);
       held++;
       running++;

@@ -45,6 +45,11 @@ export interface Settings {
   concurrency: number;
   /** Connections fetching ranges of one large blob in parallel (1: one stream). */
   connections: number;
+  /**
+   * Start with one range connection and add the others only when they help (a slow first answer,
+   * a decoder left waiting for the network); false: all `connections` from the start.
+   */
+  connectionsOnDemand: boolean;
   /** Bytes per ranged request; blobs under two of them are fetched as one stream. */
   rangeChunkSize: number;
   transport: TransportOptions;
@@ -72,6 +77,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'arch' | 'cacheDir' | 'diskType'> 
   blobRetries: 5,
   concurrency: 3,
   connections: 4,
+  connectionsOnDemand: true,
   rangeChunkSize: 8 * 1024 * 1024,
   transport: {},
   kinds: {},

@@ -148,6 +148,7 @@ export function applyDefaults(normalized: NormalizedConfig, cli: CliOverrides = 
   pick('blobRetries', c.blobRetries);
   pick('concurrency', c.concurrency);
   pick('connections', c.connections);
+  pick('connectionsOnDemand', c.connectionsOnDemand);
   pick('rangeChunkSize', c.rangeChunkSize);
   pick('plugins', c.pluginSettings);
   pick('kind', cli.kind);

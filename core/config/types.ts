@@ -34,6 +34,7 @@ export interface ConfigFile extends PresetSettings {
   blobRetries?: number;
   concurrency?: number;
   connections?: number;
+  connectionsOnDemand?: boolean;
   rangeChunkSize?: number;
   tlsVerify?: boolean;
   insecureRegistries?: string[];

@@ -7,13 +7,17 @@
  * own; with a cache writer that can write at offsets, each chunk lands at its place in the
  * partial as it arrives and is recorded once complete, so a restart fetches only the gaps.
  * A source that does not honour a bounded range on the first request (a 200, a transport
- * without ranges) hands its answer back to the one-stream path.
+ * without ranges) hands its answer back to the one-stream path. With `connectionsOnDemand` (the
+ * default) one connection runs first, one chunk ahead, and more start only when
+ * `connectionsWanted` (ranges-demand.ts) says they help: a slow first answer, or a consumer left
+ * waiting for the network.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OcipullError } from '../errors/errors.js';
 import type { DigestVerifier } from '../oci/digest.js';
 import type { Orchestrator } from '../orchestrator.js';
 import type { CacheWriter, Descriptor, FetchResponse, Source } from '../types.js';
+import { connectionsWanted } from './ranges-demand.js';
 import { planSegments, type Segment } from './ranges-plan.js';
 import { isTransient } from './transient.js';
 
@@ -103,12 +107,14 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
 
   // The probe: the first gap's chunk alone, so a source that ignores ranges costs nothing more.
   let probe: FetchResponse;
+  const asked = performance.now();
   try {
     probe = await fetchPart(first.start, first.end);
   } catch (error) {
     ctx.signal.removeEventListener('abort', onAbort);
     throw error;
   }
+  const answered = performance.now();
   const strong = probe.etag && !probe.etag.startsWith('W/') ? probe.etag : undefined;
   validator = strong ?? probe.lastModified ?? validator;
   await writer?.describe({ url: probe.url, etag: probe.etag, lastModified: probe.lastModified });
@@ -123,9 +129,37 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     probe.body.destroy();
     return { complete: false };
   }
+  // Connections allowed now: all of them, or (on demand) one until more prove useful.
+  let wanted = settings.connectionsOnDemand === false ? connections : 1;
+  let fetchedBytes = 0;
+  let starvedMs = 0;
+  // Starvation counts from the end of the first chunk: waiting for the first bytes says nothing
+  // about the rate one connection keeps up.
+  let measuredFrom: number | undefined;
+  let lastDecision = 0;
   log.debug(
-    `blob ${descriptor.digest}: ${slots.filter((s) => !s.local).length} ranges of ≤ ${chunk} bytes over ${connections} connections`,
+    `blob ${descriptor.digest}: ${slots.filter((s) => !s.local).length} ranges of ≤ ${chunk} bytes over ${wanted === connections ? connections : `1 of ${connections}`} connections (first answer after ${Math.round(answered - asked)} ms)`,
   );
+  const decide = (now: number) => {
+    if (wanted >= connections || now - lastDecision < 50) return;
+    lastDecision = now;
+    const next = connectionsWanted({
+      current: wanted,
+      max: connections,
+      firstByteMs: answered - asked,
+      elapsedMs: measuredFrom === undefined ? 0 : now - measuredFrom,
+      starvedMs,
+      fetched: fetchedBytes,
+      remaining: slots.reduce((sum, s) => sum + (s.local || s.started ? 0 : s.end - s.start), 0),
+      chunk,
+    });
+    if (next <= wanted) return;
+    log.debug(
+      `blob ${descriptor.digest}: ${next} connections (first answer after ${Math.round(answered - asked)} ms, consumer waited ${Math.round(starvedMs)} of ${Math.round(measuredFrom === undefined ? 0 : now - measuredFrom)} ms after the first chunk)`,
+    );
+    wanted = next;
+    pump();
+  };
 
   async function runSlot(slot: Slot, response?: FetchResponse): Promise<void> {
     const length = slot.end - slot.start;
@@ -161,11 +195,25 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
           }
           const room = length - slot.got;
           if (piece.length > room) piece = piece.subarray(0, room);
-          if (positional) await writer!.writeAt!(slot.start + slot.got, piece);
-          if (slot.keep || !positional) slot.buffers.push(piece);
-          slot.got += piece.length;
-          ctx.onFetched?.(piece.length);
-          notify();
+          const offset = slot.start + slot.got;
+          const count = () => {
+            slot.got += piece.length;
+            fetchedBytes += piece.length;
+            ctx.onFetched?.(piece.length);
+            notify();
+          };
+          if (slot.keep || !positional) {
+            // Kept in memory: the consumer may take it while it is being written to the partial
+            // (it is never read back from there, and every write ends before a commit).
+            slot.buffers.push(piece);
+            count();
+            if (positional) await writer!.writeAt!(offset, piece);
+          } else {
+            // Read back from the partial in its turn: counted only once written there.
+            await writer!.writeAt!(offset, piece);
+            if (slot.keep) slot.buffers.push(piece);
+            count();
+          }
           if (slot.got >= length) break;
         }
         current.body.destroy();
@@ -195,7 +243,9 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
       }
     }
     slot.done = true;
+    measuredFrom ??= performance.now();
     notify();
+    pump();
     if (positional) await writer!.markComplete!(slot.start, slot.end);
   }
 
@@ -209,18 +259,24 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
     });
     workers.push(work);
   };
-  // Started and not yet consumed: what the window holds (at most `connections` chunks).
+  // Started and not yet consumed: what the window holds (at most `connections` chunks; with one
+  // connection, the chunk being consumed and one ahead, read back from the partial in its turn).
   const pump = () => {
+    if (inner.signal.aborted) return;
+    const window = wanted === 1 ? Math.min(2, connections) : connections;
     let held = slots.filter((s) => !s.local && s.started && !s.consumed).length;
+    let running = slots.filter((s) => !s.local && s.started && !s.done).length;
     for (const slot of slots) {
-      if (held >= connections) break;
+      if (held >= window || running >= wanted) break;
       if (slot.local || slot.started) continue;
       start(slot);
       held++;
+      running++;
     }
   };
   start(first, probe);
   pump();
+  decide(performance.now());
 
   try {
     for (const slot of slots) {
@@ -228,9 +284,11 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
         yield* readLocal(slot);
         continue;
       }
-      // What arrived before this slot's turn is in the partial; what arrives from now on, in memory.
+      // What arrived before this slot's turn is in the partial (unless it was kept in memory
+      // already); what arrives from now on, in memory.
+      const inPartial = positional && !slot.keep;
       slot.keep = true;
-      if (positional && slot.got > 0) {
+      if (inPartial && slot.got > 0) {
         for await (const piece of readBack(slot.start, slot.start + slot.got)) yield piece;
       }
       for (;;) {
@@ -244,9 +302,13 @@ export async function* fetchRanges(ctx: RangedContext): AsyncGenerator<Buffer, R
           continue;
         }
         if (slot.done) break;
+        const waited = performance.now();
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
+        const now = performance.now();
+        if (measuredFrom !== undefined) starvedMs += now - Math.max(waited, measuredFrom);
+        decide(now);
       }
       slot.consumed = true;
       pump();

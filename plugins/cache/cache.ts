@@ -15,6 +15,7 @@ import type {
   Source,
 } from 'ocipull';
 import { LayoutStore } from 'ocipull';
+import { currentBoot, fileMatches, syncFileAndDir } from './boot.js';
 import { keepDecoded, restoreDecoded } from './decoded.js';
 import { cacheDirError } from './diagnose.js';
 import { acquireLock, type Release } from './lock.js';
@@ -34,6 +35,8 @@ export class DiskCache implements BlobCache {
   /** Digests this process downloaded and committed (podman's on-miss policy keys on them). */
   readonly committed = new Set<string>();
   private storePromise?: Promise<LayoutStore>;
+  /** This boot, when entries may skip their fsync (cache.durability `boot` on a kernel that names it). */
+  readonly boot: string | undefined;
   restoreDecoded?: (digest: string, path: string) => Promise<boolean>;
   keepDecoded?: (digest: string, path: string) => Promise<void>;
 
@@ -43,6 +46,7 @@ export class DiskCache implements BlobCache {
     readonly log: Logger,
   ) {
     this.paths = new CachePaths(dir);
+    this.boot = settings.durability === 'boot' ? currentBoot() : undefined;
     if (settings.decompressed) {
       this.restoreDecoded = (digest, path) => restoreDecoded(this, digest, path);
       this.keepDecoded = (digest, path) => keepDecoded(this, digest, path);
@@ -101,7 +105,7 @@ export class DiskCache implements BlobCache {
         return hit;
       }
       const writer = await PartialWriter.open(
-        { paths: this.paths, log: this.log, onCommit: (d) => this.committed.add(d) },
+        { paths: this.paths, log: this.log, onCommit: (d) => this.committed.add(d), boot: this.boot },
         descriptor,
         origin,
         release,
@@ -132,6 +136,11 @@ export class DiskCache implements BlobCache {
       await removeEntry(this, descriptor.digest);
       return undefined;
     }
+    if (!(await this.durableHere(descriptor, path))) {
+      await handle.close();
+      await removeEntry(this, descriptor.digest);
+      return undefined;
+    }
     let closed = false;
     const blob: CachedBlob = {
       descriptor,
@@ -147,6 +156,29 @@ export class DiskCache implements BlobCache {
         await handle.close();
       },
     };
+  }
+
+  /**
+   * Whether an entry can be used as it is. One committed without an fsync in another boot may
+   * have lost bytes in that boot's crash: it is rehashed, then fsynced and recorded as durable;
+   * false when it does not match (the caller removes it). Every use rehashes the bytes it reads
+   * anyway (a hit is verified as it streams, and a mismatch evicts and refetches), so an entry
+   * whose record is gone is used as it is: this check moves the verdict before the decoding.
+   */
+  private async durableHere(descriptor: Descriptor, path: string): Promise<boolean> {
+    const record = await readRecord(this.paths, descriptor.digest);
+    if (!record || record.unsyncedBoot === undefined || record.unsyncedBoot === this.boot) return true;
+    const why = `written in another boot (${record.unsyncedBoot})`;
+    this.log.debug(`cache: ${descriptor.digest} was ${why}; checking its digest`);
+    if (!(await fileMatches(path, descriptor))) {
+      this.log.warn(`cache: ${descriptor.digest} (${why}) does not match its digest; removing it`);
+      return false;
+    }
+    await syncFileAndDir(path);
+    await updateRecord(this.paths, descriptor.digest, (r) => {
+      delete r.unsyncedBoot;
+    });
+    return true;
   }
 
   async evict(digest: string): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * ocipull-plugin-cache: the blob cache. Taps `cache` (one DiskCache per run, in `settings.cacheDir`)
  * and `fetch.for('ocipull-cache')` (sources served from the cache offline). Options are laid under
- * the `cache` config section: { policy, maxSize, decompressed, lockStaleMs }. See docs/cache.md.
+ * the `cache` config section: { policy, maxSize, decompressed, lockStaleMs, durability }. See docs/cache.md.
  */
 import type { Orchestrator, Plugin } from 'ocipull';
 import { DiskCache } from './cache.js';

@@ -79,7 +79,6 @@ export function cacheError(
   });
 }
 
-/** Write JSON through a temp file and a rename: readers see the old or the new record, never half. */
 /** The cache is private to its owner: directories 0700, files 0600 (as containers' storage). */
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -91,13 +90,35 @@ export async function privateFile(path: string): Promise<void> {
   });
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+/**
+ * Write JSON through a temp file and a rename: readers see the old or the new record, never half.
+ * With `sync` the file and the rename are on the disk when it resolves.
+ */
+export async function writeJsonAtomic(
+  path: string,
+  value: unknown,
+  options: { sync?: boolean } = {},
+): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fsp.writeFile(temp, `${JSON.stringify(value, null, 1)}\n`, { mode: FILE_MODE });
-    await fsp.chmod(temp, FILE_MODE);
+    const file = await fsp.open(temp, 'w', FILE_MODE);
+    try {
+      await file.writeFile(`${JSON.stringify(value, null, 1)}\n`);
+      await file.chmod(FILE_MODE);
+      if (options.sync) await file.sync();
+    } finally {
+      await file.close();
+    }
     await fsp.rename(temp, path);
+    if (options.sync) {
+      const dir = await fsp.open(dirname(path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
   } catch (error) {
     await fsp.rm(temp, { force: true });
     throw error;

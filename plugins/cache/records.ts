@@ -17,6 +17,11 @@ export interface BlobRecord {
   lastUsed: string;
   /** Bytes the decompressed copy occupies on disk, when one is kept. */
   decodedBytes?: number;
+  /**
+   * The boot (kernel boot id) the blob was committed in without an fsync: in any other boot it is
+   * rehashed (and then fsynced) before use. Absent: the blob was fsynced before its rename.
+   */
+  unsyncedBoot?: string;
 }
 
 /** The small record beside a partial download. */
@@ -60,8 +65,12 @@ export function readRecord(paths: CachePaths, digest: string): Promise<BlobRecor
   return readJson<BlobRecord>(paths.record(digest));
 }
 
-export function writeRecord(paths: CachePaths, record: BlobRecord): Promise<void> {
-  return writeJsonAtomic(paths.record(record.digest), record);
+export function writeRecord(
+  paths: CachePaths,
+  record: BlobRecord,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  return writeJsonAtomic(paths.record(record.digest), record, options);
 }
 
 /** Update a record in place (no-op when it is gone). */

@@ -25,6 +25,7 @@ describe('cache settings', () => {
       decompressed: false,
       lockStaleMs: 10_000,
       partialMaxAgeMs: 7 * 24 * 3600_000,
+      durability: 'boot',
     });
     const s = normalizeSettings(
       { policy: 'lru', maxSize: '1GB' },
@@ -35,5 +36,7 @@ describe('cache settings', () => {
     assert.equal(s.decompressed, true);
     assert.throws(() => normalizeSettings({ policy: 'lru' }), { code: 'CONFIG_INVALID' });
     assert.throws(() => normalizeSettings({ policy: 'always' }), { code: 'CONFIG_INVALID' });
+    assert.equal(normalizeSettings({ durability: 'fsync' }).durability, 'fsync');
+    assert.throws(() => normalizeSettings({ durability: 'never' }), { code: 'CONFIG_INVALID' });
   });
 });

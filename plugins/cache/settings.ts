@@ -13,7 +13,14 @@ export interface CacheSettings {
   lockStaleMs: number;
   /** `prune` without flags removes partials not touched for this long. */
   partialMaxAgeMs: number;
+  /**
+   * `boot` (default): a new entry is not fsynced; its record names the boot, and in another boot
+   * the entry is rehashed before use. `fsync`: every entry is fsynced before it is visible.
+   */
+  durability: Durability;
 }
+
+export type Durability = 'boot' | 'fsync';
 
 const POLICIES: Policy[] = ['none', 'on-miss', 'after-use', 'lru'];
 const UNITS: Record<string, number> = {
@@ -63,6 +70,14 @@ export function normalizeSettings(
       hint: 'e.g. cache: { policy: lru, maxSize: 20GB }',
     });
   }
+  const durability = (merged.durability ?? 'boot') as Durability;
+  if (durability !== 'boot' && durability !== 'fsync') {
+    throw new OcipullError(
+      'CONFIG_INVALID',
+      `cache.durability ${JSON.stringify(durability)} is not a durability`,
+      { hint: 'boot (rehash entries written in another boot) or fsync (fsync every entry)' },
+    );
+  }
   const lockStaleMs = Number(merged.lockStaleMs ?? 10_000);
   return {
     policy,
@@ -70,5 +85,6 @@ export function normalizeSettings(
     decompressed: merged.decompressed === true,
     lockStaleMs: Number.isFinite(lockStaleMs) && lockStaleMs >= 1000 ? lockStaleMs : 10_000,
     partialMaxAgeMs: Number(merged.partialMaxAgeMs ?? 7 * 24 * 3600_000),
+    durability,
   };
 }

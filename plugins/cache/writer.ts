@@ -29,6 +29,11 @@ export interface WriterContext {
   log: Logger;
   /** Called once the blob is in place (the run downloaded it). */
   onCommit(digest: string): void;
+  /**
+   * The boot to record in a blob committed without an fsync (cache.durability `boot`);
+   * undefined: the blob is fsynced before its rename.
+   */
+  boot?: string;
 }
 
 /** A complete blob at `path`, read by path (used right after a commit). */
@@ -48,7 +53,8 @@ export class PartialWriter implements CacheWriter {
   private info: { url?: string; etag?: string; lastModified?: string } = {};
   private lastRecord = 0;
   private done = false;
-  private readonly flusher: BackgroundFlush;
+  /** Write-back beside the writing, for a blob that is fsynced at the end (none when boot-scoped). */
+  private readonly flusher?: BackgroundFlush;
   /** Complete ranges, the prefix [0, position) included; recorded once a range was marked. */
   private ranges: ByteRange[];
   private ranged: boolean;
@@ -66,7 +72,7 @@ export class PartialWriter implements CacheWriter {
     held: ByteRange[],
   ) {
     this.position = offset;
-    this.flusher = new BackgroundFlush(handle.fd);
+    if (!context.boot) this.flusher = new BackgroundFlush(handle.fd);
     this.ranges = offset > 0 ? addRange(held, 0, offset) : held;
     this.ranged = held.length > 0;
     this.completed = this.ranges.filter(([start]) => start > 0);
@@ -196,12 +202,17 @@ export class PartialWriter implements CacheWriter {
     const { paths } = this.context;
     const digest = this.descriptor.digest;
     try {
-      await this.flusher.stop();
-      await this.handle.sync();
+      const boot = this.context.boot;
+      await this.flusher?.stop();
+      if (!boot) await this.handle.sync();
       await this.close();
       await this.saving.catch(() => {});
       const previous = await readRecord(paths, digest);
-      await writeRecord(paths, newRecord(this.descriptor, this.origin, previous));
+      const record = newRecord(this.descriptor, this.origin, previous);
+      // Boot-scoped: the record naming this boot is on the disk before the blob can be visible, so
+      // a blob that survives a crash without its bytes is always rehashed in the next boot.
+      if (boot) record.unsyncedBoot = boot;
+      await writeRecord(paths, record, { sync: boot !== undefined });
       const final = paths.blob(digest);
       await fsp.mkdir(dirname(final), { recursive: true, mode: DIR_MODE });
       // The rename is what makes the entry visible, and it happens only after the core verified it.
@@ -276,7 +287,7 @@ export class PartialWriter implements CacheWriter {
   private async close(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.flusher.stop();
+    await this.flusher?.stop();
     await this.handle.close();
   }
 }

@@ -91,6 +91,41 @@ describe('parallel ranged downloads against the fault-injecting registry', () =>
     );
   });
 
+  it('on demand, a source that answers slowly gets more connections; every byte still comes once', async () => {
+    // 64 KiB every 20 ms per connection: one connection leaves the decoder waiting.
+    fake.inject({ match: 'blob', times: 1000, fault: { kind: 'slow', chunkBytes: 64 * 1024, delayMs: 20 } });
+    const { out, requests, served, lines } = await pull({ settings: { connectionsOnDemand: true } });
+    assert.equal(await sha256File(out), disk.qcow2Sha256);
+    assert.equal(served, disk.blobSize, 'no byte served twice');
+    assert.ok(
+      lines.some((l) => /over 1 of 4 connections/.test(l)),
+      `starts with one connection:\n${lines.join('\n')}`,
+    );
+    assert.ok(
+      lines.some((l) =>
+        /: [24] connections \(first answer after \d+ ms, consumer waited \d+ of \d+ ms after the first chunk/.test(
+          l,
+        ),
+      ),
+      `more connections were started:\n${lines.join('\n')}`,
+    );
+    assert.ok(
+      requests.some((a, i) => requests.some((b, j) => i !== j && overlapped(a, b))),
+      'ranges were in flight at the same time',
+    );
+  });
+
+  it('on demand, a fast source is still fetched in ranges that tile the blob once', async () => {
+    const { out, requests, served, lines } = await pull({ settings: { connectionsOnDemand: true } });
+    assert.equal(await sha256File(out), disk.qcow2Sha256);
+    assert.equal(served, disk.blobSize, 'no byte served twice');
+    assert.ok(requests.length >= 5, `several ranged requests (${requests.length})`);
+    assert.ok(
+      lines.some((l) => /over 1 of 4 connections/.test(l)),
+      lines.join('\n'),
+    );
+  });
+
   it('connections 1 fetches the blob as one stream', async () => {
     const { out, requests } = await pull({ settings: { connections: 1 } });
     assert.equal(await sha256File(out), disk.qcow2Sha256);

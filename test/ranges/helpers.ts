@@ -6,8 +6,11 @@ import { compress, makeDisk } from '../support/disks.js';
 import { sha256File, useBuiltins } from '../support/files.js';
 import { buildMachineOsLayout, type MachineOsLayout } from '../support/machine-os.js';
 
-/** Ranged downloads in tests: 1 MiB chunks over 4 connections, so fixtures stay a few MiB. */
-export const RANGED = { connections: 4, rangeChunkSize: 1 << 20 };
+/**
+ * Ranged downloads in tests: 1 MiB chunks over 4 connections, so fixtures stay a few MiB; all of
+ * them from the start (the on-demand ramp has its own tests), so a fault meets parallel ranges.
+ */
+export const RANGED = { connections: 4, rangeChunkSize: 1 << 20, connectionsOnDemand: false };
 
 /** An orchestrator with the registry pull plugins and the cache, ranged as above unless overridden. */
 export async function rangedOrchestrator(

@@ -8,7 +8,8 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** The CLI launcher. */
 export const cliPath = join(repoRoot, 'bin', 'ocipull.js');
 /** ../shared/bench beside the repository (present in CI). */
-export const benchDir = join(repoRoot, '..', 'shared', 'bench');
+/** ../shared/bench beside the repository (OCIPULL_BENCH_SCRIPTS elsewhere, e.g. from a git worktree). */
+export const benchDir = process.env.OCIPULL_BENCH_SCRIPTS ?? join(repoRoot, '..', 'shared', 'bench');
 
 /** A fresh temp directory, removed by the returned cleanup. */
 export async function tempDir(

@@ -28,6 +28,7 @@ import tar, { type Header } from 'tar-stream';
 import { metaGuard } from './guard.js';
 import { Budget, type LayerBudget, type Limits } from './limits.js';
 import { classify, components, shown } from './names.js';
+import { keepBinaryXattrs } from './pax.js';
 import type { EntryMeta, EntryType, RecordWriter } from './record.js';
 import { resolveDir, under } from './resolve.js';
 import { applyXattrs, xattrsOf } from './xattrs.js';
@@ -81,6 +82,7 @@ export async function applyLayer(
 ): Promise<LayerStats> {
   const state = new LayerState(root, options);
   const extract = tar.extract();
+  keepBinaryXattrs(extract);
   const feeding = pipeline(input, metaGuard(options.label ?? 'layer'), extract);
   // Awaited after the loop; until then a failing input (a truncated gzip) must not be an
   // unhandled rejection, which would end the process.

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'ocipull';
+import { xattrBytes } from './pax.js';
 
 const run = promisify(execFile);
 const PAX_XATTR = 'SCHILY.xattr.';
 
-/** The extended attributes a PAX header carries (`SCHILY.xattr.NAME=value`). */
+/** The extended attributes a PAX header carries (`SCHILY.xattr.NAME=value`; values as pax.ts reads them). */
 export function xattrsOf(pax: Record<string, string> | undefined): [string, string][] {
   if (!pax) return [];
   return Object.entries(pax)
@@ -30,7 +31,7 @@ export async function applyXattrs(
       log?.warn(`${name}: extended attribute ${key} skipped (needs root)`);
       continue;
     }
-    const encoded = `0s${Buffer.from(value, 'utf8').toString('base64')}`;
+    const encoded = `0s${xattrBytes(value).toString('base64')}`;
     try {
       await run('setfattr', ['-h', '-n', key, '-v', encoded, '--', path]);
     } catch (error) {

@@ -205,5 +205,5 @@ export class RootfsKind implements Kind {
       companions: [RECORD_SUFFIX],
       finish: (staging, signal) => run.finish(staging, signal),
     };
-  };
+  }
 }

@@ -542,7 +542,8 @@ export interface PullResult {
   manifestDigest: string;
   blobDigest: string;
   diskType: string;
-  platform: { os: string; architecture: string };
+  /** The chosen manifest's platform (its variant when the index names one). */
+  platform: { os: string; architecture: string; variant?: string };
   output: string;
   cacheHit: boolean;
   bytesFetched: number;

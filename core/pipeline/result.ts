@@ -21,7 +21,11 @@ export async function finishPull(
     manifestDigest: plan.manifestDescriptor.digest,
     blobDigest: plan.parts[0]!.descriptor.digest,
     diskType: plan.diskType ?? plan.kind,
-    platform: { os: plan.platform.os, architecture: plan.platform.architecture },
+    platform: {
+      os: plan.platform.os,
+      architecture: plan.platform.architecture,
+      ...(plan.platform.variant ? { variant: plan.platform.variant } : {}),
+    },
     output,
     cacheHit: outcomes.every((o) => o.cacheHit),
     bytesFetched: outcomes.reduce((sum, o) => sum + o.bytesFetched, 0),

@@ -10,6 +10,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Kind,
+  type KindDescribeRequest,
+  type KindEntry,
   type KindPackRequest,
   type KindPlanRequest,
   type Logger,
@@ -27,6 +29,7 @@ import { applyLayer, type LayerStats } from './apply/apply.js';
 import { Budget } from './apply/limits.js';
 import { RecordWriter, recordPathFor } from './apply/record.js';
 import { decodeLayer, hashing } from './decode.js';
+import { describeRootfs } from './describe.js';
 import { checkDistributable } from './distributable.js';
 import { type RootfsOptions, rootfsOptions } from './options.js';
 import { treeToErofs, treeToExt4 } from './output/disk.js';
@@ -158,6 +161,11 @@ export class RootfsKind implements Kind {
 
   /** `orchestrator`: the one the plugin registered the kind on (pack finds the tree exporter there). */
   constructor(private readonly orchestrator?: Orchestrator) {}
+
+  /** `inspect --kind rootfs`: the images the source holds, with platforms, layers and sizes. */
+  describe(request: KindDescribeRequest): Promise<KindEntry[]> {
+    return describeRootfs(request);
+  }
 
   pack(request: KindPackRequest): Promise<PackEntry[]> {
     return packRootfs(this.orchestrator, request);

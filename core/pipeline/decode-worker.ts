@@ -41,11 +41,15 @@ function rebuild(message: FromWorker): Error {
   return error;
 }
 
+/** Decoder threads started by `workerDecoder` in this process (tests assert it: off the main thread). */
+export const decodeWorkerStats = { started: 0 };
+
 /** A decoding step that runs `spec` in a new worker thread. */
 export function workerDecoder(
   spec: WorkerDecoderSpec,
 ): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* (source) {
+    decodeWorkerStats.started++;
     const worker = new Worker(new URL('./decode-thread.js', import.meta.url), {
       workerData: { module: spec.module, name: spec.name, args: spec.args ?? [], window: OUT_WINDOW },
     });

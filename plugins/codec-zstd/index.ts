@@ -12,7 +12,6 @@ import {
   type Plugin,
   workerDecoder,
 } from 'ocipull';
-import { zstdDecoder } from './inprocess.js';
 import { decodeFrames, parallelPlan } from './parallel.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
@@ -43,13 +42,19 @@ function classifyInProcess(error: unknown): DecodeFailure {
   return /ended|truncated/i.test(message) ? 'truncated' : 'corrupt';
 }
 
+/** zstd-napi (./inprocess.ts) in a worker thread, so hashing and networking never wait for it. */
+function zstdWorker() {
+  return workerDecoder({ module: new URL('./inprocess.js', import.meta.url).href, name: 'zstdDecoder' });
+}
+
 /** The zstd record: detection, pack's layer media type and title extension, decoders, encoder. */
 export const ZSTD_CODEC: CodecInfo = {
   name: 'zstd',
   magic: MAGIC,
   extensions: ['zst', 'zstd'],
   mediaTypes: ['application/zstd'],
-  decodeStream: () => decoderStream('zstd', () => ({ steps: [zstdDecoder()], classify: classifyInProcess })),
+  // In a worker thread: a zstd tar layer (unpack-tar, rootfs layers) never decodes on the main thread.
+  decodeStream: () => decoderStream('zstd', () => ({ steps: [zstdWorker()], classify: classifyInProcess })),
   encoder: {
     command: 'zstd',
     args: ['-T0', '-14', '-q', '-c', '--no-progress'],
@@ -96,11 +101,6 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    // zstd-napi in a worker thread (./inprocess.ts), so hashing and networking never wait for it.
-    const decoder = workerDecoder({
-      module: new URL('./inprocess.js', import.meta.url).href,
-      name: 'zstdDecoder',
-    });
-    return decodeInProcess(request, decoder, { classify: classifyInProcess });
+    return decodeInProcess(request, zstdWorker(), { classify: classifyInProcess });
   }
 }

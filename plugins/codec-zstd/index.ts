@@ -13,6 +13,7 @@ import {
   workerDecoder,
 } from 'ocipull';
 import { decodeFrames, parallelPlan } from './parallel.js';
+import { decodeToOutput } from './stream.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
 
@@ -101,6 +102,9 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
+    // zstd-napi in a worker thread writing straight into the output file (./stream.ts); a block
+    // device is written through its stream (which refuses to pass the device's end).
+    if (!request.output.device) return decodeToOutput(request, classifyInProcess);
     return decodeInProcess(request, zstdWorker(), { classify: classifyInProcess });
   }
 }

@@ -7,9 +7,10 @@
  * held, `held`). One frame is one synchronous step, so a stop (end, failure, abort) waits at most
  * one frame.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
+import { positionalWriter } from './positional.js';
 import type { SeekFrame } from './seekable.js';
 
 interface DCtx {
@@ -20,17 +21,17 @@ const require = createRequire(import.meta.url);
 const binding = require('zstd-napi/binding') as { DCtx: new () => DCtx };
 
 const { blob, fd, sparse } = workerData as { blob: string; fd: number; sparse: boolean };
-const BLOCK = 4096;
 /** Compressed bytes read at once, and decompressed bytes produced at once. */
 const SLICE = 1 << 20;
 const OUT = 1 << 20;
-const ZERO = Buffer.alloc(BLOCK);
+const write = positionalWriter(fd, sparse);
 const slice = Buffer.allocUnsafeSlow(SLICE);
 const out = Buffer.allocUnsafeSlow(OUT);
 const input = openSync(blob, 'r');
 /** One context for every frame of this worker (a frame's end leaves it ready for the next). */
 let dctx = new binding.DCtx();
 let broken = false;
+let stopped = false;
 /** The most bytes this worker held at once: input not yet decoded plus output not yet written. */
 let held = 0;
 
@@ -40,27 +41,6 @@ class FrameError extends Error {
     readonly kind: 'corrupt' | 'truncated',
   ) {
     super(message);
-  }
-}
-
-function write(bytes: Buffer, position: number): void {
-  let at = 0;
-  while (at < bytes.length) {
-    // Whole 4 KiB blocks of zeros at 4 KiB-aligned positions stay holes.
-    const blockEnd = Math.min(bytes.length, at + BLOCK - ((position + at) % BLOCK));
-    if (sparse && blockEnd - at === BLOCK && bytes.compare(ZERO, 0, BLOCK, at, blockEnd) === 0) {
-      at = blockEnd;
-      continue;
-    }
-    let end = blockEnd;
-    while (end < bytes.length) {
-      const next = Math.min(bytes.length, end + BLOCK);
-      if (sparse && next - end === BLOCK && bytes.compare(ZERO, 0, BLOCK, end, next) === 0) break;
-      end = next;
-    }
-    let done = at;
-    while (done < end) done += writeSync(fd, bytes, done, end - done, position + done);
-    at = end;
   }
 }
 
@@ -93,7 +73,10 @@ function decode(frame: SeekFrame, index: number): void {
     try {
       step = dctx.decompressStream(out, rest);
     } catch (error) {
-      throw new FrameError(`frame ${index}: ${(error as Error).message}`, 'corrupt');
+      throw new FrameError(
+        `frame ${index} (${frame.compressed} bytes at offset ${frame.offset}, as its seek table entry says): ${(error as Error).message}`,
+        'corrupt',
+      );
     }
     const [h, made, used] = step;
     hint = h;
@@ -131,10 +114,13 @@ parentPort?.on(
   'message',
   (message: { type: 'frame'; frame: SeekFrame; index: number } | { type: 'stop' }) => {
     if (message.type === 'stop') {
-      closeSync(input);
+      // Asked more than once after a failure: the descriptor (maybe reused since) is closed once.
+      if (!stopped) closeSync(input);
+      stopped = true;
       parentPort?.close();
       return;
     }
+    if (stopped) return;
     try {
       decode(message.frame, message.index);
       parentPort?.postMessage({ type: 'next', index: message.index, held });

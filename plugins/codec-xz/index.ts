@@ -5,7 +5,7 @@ import {
   type DecodeFailure,
   type DecompressRequest,
   decodeError,
-  decodeInProcess,
+  decodeInWorker,
   decoderCommand,
   decoderStream,
   decodeWithChild,
@@ -54,8 +54,9 @@ function checkTail(tail: InputTail): void {
 }
 
 /** lzma-native driven in bounded steps (./worker.ts) in a worker thread. */
+const XZ_WORKER = { module: new URL('./worker.js', import.meta.url).href, name: 'xzThreadDecoder' };
 function xzWorker() {
-  return workerDecoder({ module: new URL('./worker.js', import.meta.url).href, name: 'xzThreadDecoder' });
+  return workerDecoder(XZ_WORKER);
 }
 
 /** The xz record: lzma-native decodes and encodes in process; the xz tool is preferred for pack. */
@@ -122,7 +123,8 @@ export default class XzCodecPlugin implements Plugin {
       );
     }
     // lzma-native in a worker thread, its output bounded by adaptive input slices (./worker.ts).
-    const result = await decodeInProcess({ ...request, input }, xzWorker(), {
+    // Written by the worker itself (decodeInWorker): decoded bytes never come back to this thread.
+    const result = await decodeInWorker({ ...request, input }, XZ_WORKER, {
       classify: (error) => classifyInProcess(error, tracked.tail()),
     });
     checkTail(tracked.tail());

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError, Orchestrator, OutputFile } from 'ocipull';
+import XzCodecPlugin from '../../plugins/codec-xz/index.js';
 import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
 import { streamStats } from '../../plugins/codec-zstd/stream.js';
 import { prngBytes, sha256File } from '../support/files.js';
@@ -17,14 +18,14 @@ import { tempDir } from '../support/paths.js';
 
 const MiB = 1 << 20;
 
-async function decode(input: Readable, target: string, maxOutputBytes?: number) {
-  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(
-    new ZstdCodecPlugin({ mode: 'inprocess' }),
-  );
+async function decode(input: Readable, target: string, maxOutputBytes?: number, codec = 'zstd') {
+  const orchestrator = new Orchestrator({ log: createLogger('silent') })
+    .use(new ZstdCodecPlugin({ mode: 'inprocess' }))
+    .use(new XzCodecPlugin({ mode: 'inprocess' }));
   const output = await OutputFile.create(target, { sparse: true, replace: false });
   try {
-    const result = await orchestrator.hooks.decompress.get('zstd')!.promise({
-      codec: 'zstd',
+    const result = await orchestrator.hooks.decompress.get(codec)!.promise({
+      codec,
       input,
       output,
       maxOutputBytes,
@@ -107,5 +108,21 @@ describe('zstd in a worker writing straight into the output', () => {
         return true;
       },
     );
+  });
+
+  it('xz (decodeInWorker): the worker writes the output itself, holes kept, expansion limit in the worker', async () => {
+    const xz = execFileSync('xz', ['-3', '-q', '-c', disk], { maxBuffer: 64 * MiB });
+    const out = join(tmp.dir, 'xz.raw');
+    assert.equal((await decode(Readable.from([xz]), out, undefined, 'xz'))?.bytesWritten, 48 * MiB);
+    assert.equal(await sha256File(out), await sha256File(disk));
+    const stat = await fsp.stat(out);
+    assert.equal(stat.size, 48 * MiB);
+    assert.ok(stat.blocks * 512 < 10 * MiB, `holes kept: ${stat.blocks * 512} bytes allocated`);
+    const bomb = join(tmp.dir, 'xz-bomb.raw');
+    await assert.rejects(decode(Readable.from([xz]), bomb, 8 * MiB, 'xz'), (error: unknown) => {
+      assert.ok(isOcipullError(error, 'EXPANSION_LIMIT'), String(error));
+      return true;
+    });
+    await assert.rejects(fsp.stat(bomb), { code: 'ENOENT' });
   });
 });

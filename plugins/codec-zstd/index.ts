@@ -16,6 +16,8 @@ import { decodeFrames, parallelPlan } from './parallel.js';
 import { decodeToOutput } from './stream.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
+/** See `ZstdCodecOptions.parallelMinBytes`. */
+const PARALLEL_MIN_BYTES = 256 << 20;
 
 const require = createRequire(import.meta.url);
 const { CompressStream } = require('zstd-napi') as {
@@ -27,6 +29,12 @@ export interface ZstdCodecOptions {
   mode?: 'auto' | 'child' | 'inprocess';
   /** The zstd executable (default: `zstd` on PATH). */
   command?: string;
+  /**
+   * Decoded size from which a cached multi-frame blob is decoded on all cores when the `zstd`
+   * tool is there (default 256 MiB: below it, starting the worker threads costs more than the
+   * frames save; docs/performance.md). Without the tool, frames always go in parallel.
+   */
+  parallelMinBytes?: number;
 }
 
 /** Zstandard frame magic, and the 16 skippable-frame magics (0x184D2A50..5F, little endian). */
@@ -83,9 +91,10 @@ export default class ZstdCodecPlugin implements Plugin {
 
   private async decompress(request: DecompressRequest) {
     // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
-    const table = await parallelPlan(request);
-    if (table) return decodeFrames(request, table);
     const command = decoderCommand(this.options, 'zstd', 'zstd');
+    const table = await parallelPlan(request);
+    if (table && (!command || table.total >= (this.options.parallelMinBytes ?? PARALLEL_MIN_BYTES)))
+      return decodeFrames(request, table);
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.
       const sparse = request.output.sparse ? '--sparse' : '--no-sparse';

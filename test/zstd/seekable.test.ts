@@ -58,7 +58,10 @@ async function pull(layout: string, out: string, cache: string) {
 
 /** Decode `blob` with the plugin as the core does for a cache hit (`blobFile` set). */
 async function decodeHit(blob: string, target: string) {
-  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(new ZstdCodecPlugin());
+  // Frames in parallel whatever the size (the default waits for 256 MiB when the tool is there).
+  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(
+    new ZstdCodecPlugin({ parallelMinBytes: 0 }),
+  );
   const output = await OutputFile.create(target, { sparse: true, replace: false });
   const request = {
     codec: 'zstd',
@@ -128,6 +131,23 @@ describe('multi-frame zstd with a seek table', () => {
     const direct = join(tmp.dir, 'direct.raw');
     assert.equal((await decodeHit(blob, direct))?.bytesWritten, 40 * MiB);
     assert.equal(await sha256File(direct), await sha256File(disk));
+    assert.equal(parallelStats.frames, 5);
+    // With the tool and the default threshold (256 MiB), a 40 MiB disk goes to `zstd -d` instead.
+    parallelStats.frames = 0;
+    const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(new ZstdCodecPlugin());
+    const target = join(tmp.dir, 'small.raw');
+    const output = await OutputFile.create(target, { sparse: true, replace: false });
+    await orchestrator.hooks.decompress.get('zstd')!.promise({
+      codec: 'zstd',
+      input: createReadStream(blob),
+      output,
+      signal: new AbortController().signal,
+      log: orchestrator.log,
+      blobFile: blob,
+    });
+    await output.commit();
+    assert.equal(await sha256File(target), await sha256File(disk));
+    assert.equal(parallelStats.frames, 0, 'no frame went to the workers');
   });
 
   it('ignores a damaged seek table: the blob is streamed and decodes byte-identical', async () => {

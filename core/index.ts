@@ -57,7 +57,7 @@ export {
 } from './oci/media-types.js';
 export { normalizeArch, sameArch } from './oci/platform.js';
 export { Orchestrator, type OrchestratorOptions } from './orchestrator.js';
-export { type WorkerDecoderSpec, workerDecoder } from './pipeline/decode-worker.js';
+export { decodeInWorker, type WorkerDecoderSpec, workerDecoder } from './pipeline/decode-worker.js';
 export {
   byteCounter,
   type ChildDecoder,

@@ -4,16 +4,21 @@
  * `window` chunks ahead of the main thread's `credit`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { positionalWriter } from './decode-positional.js';
 
 type Step = (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>;
 
 const port = parentPort;
-const { module, name, args, window } = workerData as {
+const { module, name, args, window, output } = workerData as {
   module: string;
   name: string;
   args: unknown[];
   window: number;
+  /** Set by `decodeInWorker`: output is written here at its position, not sent back. */
+  output?: { fd: number; sparse: boolean; max?: number };
 };
+const write = output ? positionalWriter(output.fd, output.sparse) : undefined;
+let written = 0;
 
 const inputs: Buffer[] = [];
 let ended = false;
@@ -69,13 +74,24 @@ async function run(): Promise<void> {
     const step = factory(...args);
     for await (const chunk of step(input())) {
       if (chunk.length === 0) continue;
+      if (write) {
+        if (stopped) break;
+        write(chunk, written);
+        written += chunk.length;
+        if (output?.max !== undefined && written > output.max) {
+          port?.postMessage({ type: 'error', message: 'expansion limit', code: 'EXPANSION_LIMIT', written });
+          return;
+        }
+        port?.postMessage({ type: 'wrote', written });
+        continue;
+      }
       while (credit <= 0 && !stopped) await wait();
       if (stopped) break;
       credit--;
       const buf = owned(chunk);
       port?.postMessage({ type: 'data', buf }, [buf]);
     }
-    if (!stopped) port?.postMessage({ type: 'done' });
+    if (!stopped) port?.postMessage({ type: 'done', written });
   } catch (error) {
     const e = error as { message?: string; code?: unknown; name?: string };
     port?.postMessage({

@@ -6,7 +6,18 @@
  * classifies its failures, counts its output and aborts it as it does for in-thread decoders;
  * leaving the step (end, failure, abort) terminates the worker.
  */
+import { ftruncateSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
+import { isOcipullError } from '../errors/errors.js';
+import type { DecompressRequest, DecompressResult } from '../types.js';
+import {
+  decodeError,
+  decodeInProcess,
+  expansionError,
+  type InProcessOptions,
+  watchInput,
+} from './decoder.js';
 
 /** Which decoder the worker runs: `module`'s export `name`, called with `args`, an async-generator step. */
 export interface WorkerDecoderSpec {
@@ -26,7 +37,8 @@ const OUT_WINDOW = 4;
 const STOP_GRACE_MS = 10_000;
 
 interface FromWorker {
-  type: 'data' | 'read' | 'done' | 'error';
+  type: 'data' | 'read' | 'done' | 'error' | 'wrote';
+  written?: number;
   buf?: ArrayBuffer;
   message?: string;
   code?: string;
@@ -41,13 +53,24 @@ function rebuild(message: FromWorker): Error {
   return error;
 }
 
+/** Decoder threads started by `workerDecoder` in this process (tests assert it: off the main thread). */
+export const decodeWorkerStats = { started: 0 };
+
 /** A decoding step that runs `spec` in a new worker thread. */
 export function workerDecoder(
   spec: WorkerDecoderSpec,
+  direct?: { fd: number; sparse: boolean; max?: number; onWritten(bytes: number): void },
 ): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* (source) {
+    decodeWorkerStats.started++;
     const worker = new Worker(new URL('./decode-thread.js', import.meta.url), {
-      workerData: { module: spec.module, name: spec.name, args: spec.args ?? [], window: OUT_WINDOW },
+      workerData: {
+        module: spec.module,
+        name: spec.name,
+        args: spec.args ?? [],
+        window: OUT_WINDOW,
+        output: direct && { fd: direct.fd, sparse: direct.sparse, max: direct.max },
+      },
     });
     const outputs: Buffer[] = [];
     let finished = false;
@@ -62,7 +85,10 @@ export function workerDecoder(
     };
     const wait = () => new Promise<void>((resolve) => waiters.push(resolve));
     worker.on('message', (message: FromWorker) => {
+      if (message.written !== undefined) direct?.onWritten(message.written);
       if (message.type === 'data' && message.buf) outputs.push(Buffer.from(message.buf));
+      else if (message.type === 'error' && message.code === 'EXPANSION_LIMIT' && direct?.max !== undefined)
+        failure ??= expansionError(direct.max);
       else if (message.type === 'read') inFlight--;
       else if (message.type === 'done') finished = true;
       else if (message.type === 'error') failure ??= rebuild(message);
@@ -127,4 +153,55 @@ export function workerDecoder(
       }
     }
   };
+}
+
+/**
+ * Decode `request` with `spec` in a worker thread that writes the output itself, at its
+ * positions (holes kept when sparse), so decoded bytes never come back to the main thread: no
+ * transfers, no garbage buffers waiting for the main thread's collector. Failures are mapped as
+ * `decodeInProcess` maps them. A block-device output goes through `decodeInProcess` (its stream
+ * refuses to pass the device's end).
+ */
+export async function decodeInWorker(
+  request: DecompressRequest,
+  spec: WorkerDecoderSpec,
+  options: InProcessOptions,
+): Promise<DecompressResult> {
+  const { input, output, signal, maxOutputBytes, codec } = request;
+  if (output.device) return decodeInProcess(request, workerDecoder(spec), options);
+  signal.throwIfAborted();
+  const watched = watchInput(input);
+  let failure: unknown;
+  let written = 0;
+  const step = workerDecoder(spec, {
+    fd: output.fd,
+    sparse: output.sparse,
+    max: maxOutputBytes,
+    onWritten: (bytes) => {
+      written = bytes;
+    },
+  });
+  try {
+    await pipeline(
+      watched.source,
+      step,
+      async (decoded: AsyncIterable<Buffer>) => {
+        for await (const _ of decoded);
+      },
+      { signal },
+    );
+    // Trailing holes: the file is as long as what was decoded.
+    ftruncateSync(output.fd, written);
+    return { bytesWritten: written };
+  } catch (error) {
+    failure = error;
+    if (signal.aborted) throw signal.reason;
+    const inputError = watched.failure();
+    if (inputError !== undefined) throw inputError;
+    if (isOcipullError(error)) throw error;
+    const message = (error as Error)?.message ?? String(error);
+    throw decodeError(codec, options.classify(error), message, error);
+  } finally {
+    watched.release(failure);
+  }
 }

@@ -197,7 +197,7 @@ function settled(promise: Promise<unknown>): Promise<unknown> {
  * failure leaves it suspended, only the input's own failure is thrown into it. After a failure
  * the input is destroyed with it, as pipeline() would have done.
  */
-function watchInput(input: Readable): {
+export function watchInput(input: Readable): {
   source: AsyncGenerator<Buffer>;
   failure(): unknown;
   release(error: unknown): void;

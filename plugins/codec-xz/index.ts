@@ -5,7 +5,7 @@ import {
   type DecodeFailure,
   type DecompressRequest,
   decodeError,
-  decodeInProcess,
+  decodeInWorker,
   decoderCommand,
   decoderStream,
   decodeWithChild,
@@ -15,7 +15,6 @@ import {
   trackInput,
   workerDecoder,
 } from 'ocipull';
-import { xzDecoder } from './inprocess.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-xz';
 
@@ -54,6 +53,12 @@ function checkTail(tail: InputTail): void {
   }
 }
 
+/** lzma-native driven in bounded steps (./worker.ts) in a worker thread. */
+const XZ_WORKER = { module: new URL('./worker.js', import.meta.url).href, name: 'xzThreadDecoder' };
+function xzWorker() {
+  return workerDecoder(XZ_WORKER);
+}
+
 /** The xz record: lzma-native decodes and encodes in process; the xz tool is preferred for pack. */
 export const XZ_CODEC: CodecInfo = {
   name: 'xz',
@@ -62,9 +67,9 @@ export const XZ_CODEC: CodecInfo = {
   mediaTypes: ['application/x-xz'],
   decodeStream: () =>
     decoderStream('xz', () => ({
-      steps: [xzDecoder()],
-      // lzma-native pushes all output of a chunk at once: small input slices bound that burst.
-      sliceInput: 16 << 10,
+      // In a worker thread, its output bounded by adaptive input slices (./worker.ts): an xz tar
+      // layer never decodes on the main thread.
+      steps: [xzWorker()],
       classify: classifyInProcess,
       finish: checkTail,
     })),
@@ -118,11 +123,8 @@ export default class XzCodecPlugin implements Plugin {
       );
     }
     // lzma-native in a worker thread, its output bounded by adaptive input slices (./worker.ts).
-    const decoder = workerDecoder({
-      module: new URL('./worker.js', import.meta.url).href,
-      name: 'xzThreadDecoder',
-    });
-    const result = await decodeInProcess({ ...request, input }, decoder, {
+    // Written by the worker itself (decodeInWorker): decoded bytes never come back to this thread.
+    const result = await decodeInWorker({ ...request, input }, XZ_WORKER, {
       classify: (error) => classifyInProcess(error, tracked.tail()),
     });
     checkTail(tracked.tail());

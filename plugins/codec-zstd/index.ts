@@ -12,10 +12,12 @@ import {
   type Plugin,
   workerDecoder,
 } from 'ocipull';
-import { zstdDecoder } from './inprocess.js';
 import { decodeFrames, parallelPlan } from './parallel.js';
+import { decodeToOutput } from './stream.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-codec-zstd';
+/** See `ZstdCodecOptions.parallelMinBytes`. */
+const PARALLEL_MIN_BYTES = 256 << 20;
 
 const require = createRequire(import.meta.url);
 const { CompressStream } = require('zstd-napi') as {
@@ -27,6 +29,12 @@ export interface ZstdCodecOptions {
   mode?: 'auto' | 'child' | 'inprocess';
   /** The zstd executable (default: `zstd` on PATH). */
   command?: string;
+  /**
+   * Decoded size from which a cached multi-frame blob is decoded on all cores when the `zstd`
+   * tool is there (default 256 MiB: below it, starting the worker threads costs more than the
+   * frames save; docs/performance.md). Without the tool, frames always go in parallel.
+   */
+  parallelMinBytes?: number;
 }
 
 /** Zstandard frame magic, and the 16 skippable-frame magics (0x184D2A50..5F, little endian). */
@@ -43,13 +51,19 @@ function classifyInProcess(error: unknown): DecodeFailure {
   return /ended|truncated/i.test(message) ? 'truncated' : 'corrupt';
 }
 
+/** zstd-napi (./inprocess.ts) in a worker thread, so hashing and networking never wait for it. */
+function zstdWorker() {
+  return workerDecoder({ module: new URL('./inprocess.js', import.meta.url).href, name: 'zstdDecoder' });
+}
+
 /** The zstd record: detection, pack's layer media type and title extension, decoders, encoder. */
 export const ZSTD_CODEC: CodecInfo = {
   name: 'zstd',
   magic: MAGIC,
   extensions: ['zst', 'zstd'],
   mediaTypes: ['application/zstd'],
-  decodeStream: () => decoderStream('zstd', () => ({ steps: [zstdDecoder()], classify: classifyInProcess })),
+  // In a worker thread: a zstd tar layer (unpack-tar, rootfs layers) never decodes on the main thread.
+  decodeStream: () => decoderStream('zstd', () => ({ steps: [zstdWorker()], classify: classifyInProcess })),
   encoder: {
     command: 'zstd',
     args: ['-T0', '-14', '-q', '-c', '--no-progress'],
@@ -77,9 +91,10 @@ export default class ZstdCodecPlugin implements Plugin {
 
   private async decompress(request: DecompressRequest) {
     // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
-    const table = await parallelPlan(request);
-    if (table) return decodeFrames(request, table);
     const command = decoderCommand(this.options, 'zstd', 'zstd');
+    const table = await parallelPlan(request);
+    if (table && (!command || table.total >= (this.options.parallelMinBytes ?? PARALLEL_MIN_BYTES)))
+      return decodeFrames(request, table);
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.
       const sparse = request.output.sparse ? '--sparse' : '--no-sparse';
@@ -96,11 +111,9 @@ export default class ZstdCodecPlugin implements Plugin {
               : 'corrupt',
       });
     }
-    // zstd-napi in a worker thread (./inprocess.ts), so hashing and networking never wait for it.
-    const decoder = workerDecoder({
-      module: new URL('./inprocess.js', import.meta.url).href,
-      name: 'zstdDecoder',
-    });
-    return decodeInProcess(request, decoder, { classify: classifyInProcess });
+    // zstd-napi in a worker thread writing straight into the output file (./stream.ts); a block
+    // device is written through its stream (which refuses to pass the device's end).
+    if (!request.output.device) return decodeToOutput(request, classifyInProcess);
+    return decodeInProcess(request, zstdWorker(), { classify: classifyInProcess });
   }
 }

@@ -19,9 +19,25 @@ export async function parallelPlan(request: DecompressRequest): Promise<SeekTabl
 
 interface FromWorker {
   type: 'next' | 'error';
+  /** The frame just decoded (absent in a worker's first message). */
+  index?: number;
+  /** The most bytes the worker held at once so far. */
+  held?: number;
   kind?: 'corrupt' | 'truncated';
   message?: string;
 }
+
+/** What the last `decodeFrames` did (tests assert these, not times or RSS). */
+export const parallelStats = {
+  /** Frames decoded and written. */
+  frames: 0,
+  /** Decompressed bytes written. */
+  bytes: 0,
+  /** Workers run. */
+  workers: 0,
+  /** The most bytes one worker held at once (compressed input not yet decoded plus output not yet written). */
+  maxHeldBytes: 0,
+};
 
 /** Decode `table`'s frames of `request.blobFile` into `request.output` on all cores. */
 export async function decodeFrames(request: DecompressRequest, table: SeekTable): Promise<DecompressResult> {
@@ -36,6 +52,7 @@ export async function decodeFrames(request: DecompressRequest, table: SeekTable)
   })();
   draining.catch(() => {});
   const count = Math.min(table.frames.length, Math.max(1, availableParallelism()));
+  Object.assign(parallelStats, { frames: 0, bytes: 0, workers: count, maxHeldBytes: 0 });
   let next = 0;
   let failure: unknown;
   const workers: Worker[] = [];
@@ -55,6 +72,11 @@ export async function decodeFrames(request: DecompressRequest, table: SeekTable)
       });
       workers.push(worker);
       worker.on('message', (message: FromWorker) => {
+        parallelStats.maxHeldBytes = Math.max(parallelStats.maxHeldBytes, message.held ?? 0);
+        if (message.type === 'next' && message.index !== undefined) {
+          parallelStats.frames++;
+          parallelStats.bytes += table.frames[message.index]!.decompressed;
+        }
         if (message.type === 'error') {
           failure ??= decodeError(codec, message.kind ?? 'corrupt', message.message ?? 'a frame failed');
           for (const w of workers) stop(w);

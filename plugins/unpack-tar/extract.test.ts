@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isOcipullError } from 'ocipull';
+import { decodeWorkerStats } from '../../core/pipeline/decode-worker.js';
 import { prngBytes } from '../../test/support/files.js';
 import { type TarEntry, tarOf } from '../../test/support/tar.js';
 import { extractSingleFile } from './extract.js';
@@ -52,6 +54,22 @@ describe('unpack-tar: the one-file tar layer', () => {
       assert.equal(unpacked.size, disk.length);
       assert.ok(input.consumed() < layer.length, 'the header is known before the whole layer is read');
       assert.ok((await readAll(unpacked.stream)).equals(disk));
+      assert.equal(input.consumed(), layer.length, 'every byte of the layer was consumed');
+    });
+  }
+
+  for (const tool of ['zstd', 'xz']) {
+    it(`decodes a ${tool} tar layer in a worker thread, byte-identical`, async () => {
+      const layer = execFileSync(tool, ['-c', '-q'], {
+        input: await tarOf([{ header: { name: 'disk.raw', type: 'file' }, content: disk }]),
+        maxBuffer: 64 << 20,
+      });
+      const started = decodeWorkerStats.started;
+      const input = counted(layer);
+      const unpacked = await extractSingleFile(input.stream, new AbortController().signal);
+      assert.equal(unpacked.name, 'disk.raw');
+      assert.ok((await readAll(unpacked.stream)).equals(disk));
+      assert.equal(decodeWorkerStats.started, started + 1, 'one decoder thread ran the layer');
       assert.equal(input.consumed(), layer.length, 'every byte of the layer was consumed');
     });
   }

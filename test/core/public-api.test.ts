@@ -115,6 +115,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'createOrchestrator',
   'decodeError',
   'decodeInProcess',
+  'decodeInWorker',
   'decodeWithChild',
   'decodedHead',
   'decoderCommand',

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError, Orchestrator, OutputFile } from 'ocipull';
 import { seekableZstd } from '../../core/publish/zstd-frames.js';
 import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
-import { parallelPlan } from '../../plugins/codec-zstd/parallel.js';
+import { parallelPlan, parallelStats } from '../../plugins/codec-zstd/parallel.js';
 import { readSeekTable } from '../../plugins/codec-zstd/seekable.js';
 import { runCli } from '../support/cli.js';
 import { prngBytes, sha256File } from '../support/files.js';
@@ -58,7 +58,10 @@ async function pull(layout: string, out: string, cache: string) {
 
 /** Decode `blob` with the plugin as the core does for a cache hit (`blobFile` set). */
 async function decodeHit(blob: string, target: string) {
-  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(new ZstdCodecPlugin());
+  // Frames in parallel whatever the size (the default waits for 256 MiB when the tool is there).
+  const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(
+    new ZstdCodecPlugin({ parallelMinBytes: 0 }),
+  );
   const output = await OutputFile.create(target, { sparse: true, replace: false });
   const request = {
     codec: 'zstd',
@@ -128,6 +131,23 @@ describe('multi-frame zstd with a seek table', () => {
     const direct = join(tmp.dir, 'direct.raw');
     assert.equal((await decodeHit(blob, direct))?.bytesWritten, 40 * MiB);
     assert.equal(await sha256File(direct), await sha256File(disk));
+    assert.equal(parallelStats.frames, 5);
+    // With the tool and the default threshold (256 MiB), a 40 MiB disk goes to `zstd -d` instead.
+    parallelStats.frames = 0;
+    const orchestrator = new Orchestrator({ log: createLogger('silent') }).use(new ZstdCodecPlugin());
+    const target = join(tmp.dir, 'small.raw');
+    const output = await OutputFile.create(target, { sparse: true, replace: false });
+    await orchestrator.hooks.decompress.get('zstd')!.promise({
+      codec: 'zstd',
+      input: createReadStream(blob),
+      output,
+      signal: new AbortController().signal,
+      log: orchestrator.log,
+      blobFile: blob,
+    });
+    await output.commit();
+    assert.equal(await sha256File(target), await sha256File(disk));
+    assert.equal(parallelStats.frames, 0, 'no frame went to the workers');
   });
 
   it('ignores a damaged seek table: the blob is streamed and decodes byte-identical', async () => {
@@ -178,5 +198,72 @@ describe('multi-frame zstd with a seek table', () => {
     await assert.rejects(fsp.stat(target), { code: 'ENOENT' });
     const left = (await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.bad-frame.raw.'));
     assert.deepEqual(left, []);
+  });
+  it('refuses a well-formed seek table that contradicts its frames: DECOMPRESS_CORRUPT, no output', async () => {
+    const blob = join(tmp.dir, 'lying.raw.zst');
+    await seekableFile(disk, blob);
+    const good = await fsp.readFile(blob);
+    const table = (await readSeekTable(blob))!;
+    // Entries start 8 bytes into the table; the table is the blob's last bytes.
+    const entry = (i: number) => good.length - 9 - 8 * table.frames.length + 8 * i;
+    const lies: Array<[string, (b: Buffer) => void]> = [
+      // One byte moved from frame 1's compressed size to frame 2's: the sizes still add up.
+      [
+        'compressed',
+        (b) => {
+          b.writeUInt32LE(b.readUInt32LE(entry(1)) - 1, entry(1));
+          b.writeUInt32LE(b.readUInt32LE(entry(2)) + 1, entry(2));
+        },
+      ],
+      // Frame 1 said to decode to 4 KiB more, frame 2 to 4 KiB less.
+      [
+        'decompressed',
+        (b) => {
+          b.writeUInt32LE(b.readUInt32LE(entry(1) + 4) + 4096, entry(1) + 4);
+          b.writeUInt32LE(b.readUInt32LE(entry(2) + 4) - 4096, entry(2) + 4);
+        },
+      ],
+    ];
+    for (const [what, lie] of lies) {
+      const bytes = Buffer.from(good);
+      lie(bytes);
+      const path = join(tmp.dir, `lying-${what}.zst`);
+      await fsp.writeFile(path, bytes);
+      assert.ok(await readSeekTable(path), `the ${what} lie is a well-formed table`);
+      const target = join(tmp.dir, `lying-${what}.raw`);
+      await assert.rejects(decodeHit(path, target), (error: unknown) => {
+        assert.ok(isOcipullError(error, 'DECOMPRESS_CORRUPT'), String(error));
+        assert.match((error as Error).message, /seek table entry/);
+        return true;
+      });
+      await assert.rejects(fsp.stat(target), { code: 'ENOENT' });
+    }
+  });
+
+  it('decodes a highly compressible multi-frame blob holding at most 2 MiB per worker', async () => {
+    // 64 MiB of text and zeros: about 1000:1, so a whole frame is a few kilobytes of input.
+    const source = join(tmp.dir, 'dense.raw');
+    const text = Buffer.from('ocipull frame\n'.repeat(1 << 16));
+    const handle = await fsp.open(source, 'w');
+    try {
+      for (let at = 0; at < 64 * MiB; at += 2 * text.length) await handle.write(text, 0, text.length, at);
+      await handle.truncate(64 * MiB);
+    } finally {
+      await handle.close();
+    }
+    const blob = join(tmp.dir, 'dense.raw.zst');
+    await seekableFile(source, blob);
+    assert.ok((await fsp.stat(blob)).size < MiB, 'the blob is highly compressed');
+    const target = join(tmp.dir, 'dense-out.raw');
+    assert.equal((await decodeHit(blob, target))?.bytesWritten, 64 * MiB);
+    assert.equal(await sha256File(target), await sha256File(source));
+    assert.equal(parallelStats.frames, 8);
+    assert.equal(parallelStats.bytes, 64 * MiB);
+    assert.ok(parallelStats.workers >= 1);
+    assert.ok(parallelStats.maxHeldBytes > 0);
+    assert.ok(
+      parallelStats.maxHeldBytes <= 2 * MiB,
+      `a worker held ${parallelStats.maxHeldBytes} bytes at once (bound: 1 MiB input + 1 MiB output)`,
+    );
   });
 });

@@ -31,6 +31,7 @@ import { RecordWriter, recordPathFor } from './apply/record.js';
 import { decodeLayer, hashing } from './decode.js';
 import { describeRootfs } from './describe.js';
 import { checkDistributable } from './distributable.js';
+import { KIND_DESCRIPTION, KIND_NAME } from './facts.js';
 import { type RootfsOptions, rootfsOptions } from './options.js';
 import { treeToErofs, treeToExt4 } from './output/disk.js';
 import { treeToTar } from './output/tar.js';
@@ -38,7 +39,8 @@ import { packRootfs, rootfsPackResult } from './pack.js';
 import { chooseManifest } from './platform.js';
 import { type RuntimeSettings, runtimeSettings } from './runtime.js';
 
-export const KIND_NAME = 'rootfs';
+export { KIND_NAME } from './facts.js';
+
 /** An image config larger than this is refused (the documents' own limit). */
 const CONFIG_LIMIT = MAX_DOCUMENT_BYTES;
 /** The rootless record beside the tree (`TREE.rootfs-record.jsonl`), committed with it. */
@@ -149,8 +151,7 @@ class RootfsRun {
 
 export class RootfsKind implements Kind {
   readonly name = KIND_NAME;
-  readonly description =
-    "a container image's layers applied into a root filesystem (a tree, tar, ext4 or erofs)";
+  readonly description = KIND_DESCRIPTION;
   /** `-o DIR` is the tree itself, an existing one replaced with --replace. */
   readonly outputIsPath = true;
 

@@ -1,4 +1,8 @@
-/** Positional writes into the output from a decoder thread: aligned 4 KiB zero blocks stay holes when sparse. */
+/**
+ * Positional writes into the output from a decoder thread: aligned 4 KiB zero blocks stay holes
+ * when sparse. Also the package export `ocipull/decoder-thread`, for codec plugins' own worker
+ * threads (which should not load the whole public entry).
+ */
 import { writeSync } from 'node:fs';
 
 const BLOCK = 4096;

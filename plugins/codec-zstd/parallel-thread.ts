@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { positionalWriter } from './positional.js';
+import { positionalWriter } from 'ocipull/decoder-thread';
 import type { SeekFrame } from './seekable.js';
 
 interface DCtx {

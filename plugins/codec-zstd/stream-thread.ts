@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { positionalWriter } from './positional.js';
+import { positionalWriter } from 'ocipull/decoder-thread';
 
 interface DCtx {
   /** Returns [hint (0 at a frame end), bytes produced, bytes consumed]. */

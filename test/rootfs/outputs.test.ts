@@ -17,7 +17,8 @@ import { recordPathFor } from '../../plugins/kind-rootfs/apply/record.js';
 import { treeToErofs, treeToExt4 } from '../../plugins/kind-rootfs/output/disk.js';
 import { treeToTar } from '../../plugins/kind-rootfs/output/tar.js';
 import { withMounted } from '../support/mount.js';
-import { repoRoot, tempDir } from '../support/paths.js';
+import { runAsNobody } from '../support/nobody.js';
+import { tempDir } from '../support/paths.js';
 import { diffShapes, listTree, type Shape, shapeOf } from '../support/rootfs.js';
 import { layoutLayers, NODES_STEP, SAMPLE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 
@@ -186,21 +187,7 @@ describe('rootfs outputs: tar, ext4, erofs', () => {
     await mkdir(root);
     await chown(root, 65534, 65534);
     const outputs = { tar: join(area, 'r.tar'), ext4: join(area, 'r.ext4'), erofs: join(area, 'r.erofs') };
-    const child = join(repoRoot, 'dist', 'test', 'support', 'apply-layers.js');
-    const report = JSON.parse(
-      execFileSync(
-        'setpriv',
-        [
-          '--reuid=nobody',
-          '--regid=nogroup',
-          '--clear-groups',
-          process.execPath,
-          child,
-          JSON.stringify({ root, layers, outputs }),
-        ],
-        { encoding: 'utf8', cwd: repoRoot },
-      ),
-    ) as { uid: number };
+    const report = runAsNobody<{ uid: number }>('test/support/apply-layers.js', { root, layers, outputs });
     assert.equal(report.uid, 65534);
     assert.equal((await stat(outputs.ext4)).uid, 65534);
     execFileSync('e2fsck', ['-fn', outputs.ext4], { stdio: 'pipe' });

@@ -12,7 +12,8 @@ import { chmod, lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ErrorCode, isOcipullError } from 'ocipull';
-import { repoRoot, tempDir } from '../support/paths.js';
+import { runAsNobody } from '../support/nobody.js';
+import { tempDir } from '../support/paths.js';
 import { listTree, makeSentinel, pullRootfs, rawHeader, writeImageLayout } from '../support/rootfs.js';
 import { type TarEntry, tarOf } from '../support/tar.js';
 
@@ -151,21 +152,11 @@ describe('hostile layers through the rootfs pipeline', () => {
     });
     execFileSync('chmod', ['-R', 'a+rX', layout]);
     await chmod(area, 0o777);
-    const child = join(repoRoot, 'dist', 'test', 'rootfs', 'pull-child.js');
-    const report = JSON.parse(
-      execFileSync(
-        'setpriv',
-        [
-          '--reuid=nobody',
-          '--regid=nogroup',
-          '--clear-groups',
-          process.execPath,
-          child,
-          JSON.stringify({ source: `oci:${layout}:test`, output, cwd: area }),
-        ],
-        { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, HOME: area } },
-      ),
-    ) as { uid: number; warnings: string[]; error?: { message: string } };
+    const report = runAsNobody<{ uid: number; warnings: string[]; error?: { message: string } }>(
+      'test/rootfs/pull-child.js',
+      { source: `oci:${layout}:test`, output, cwd: area },
+      area,
+    );
     assert.equal(report.error, undefined, report.error?.message);
     assert.equal(report.uid, 65534);
     assert.match(report.warnings.join('\n'), /device "dev\/sda" \(block 8:0\) not made/);

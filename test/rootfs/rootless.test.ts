@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import type { PullResult } from 'ocipull';
 import { readRecord, recordPathFor } from '../../plugins/kind-rootfs/apply/record.js';
 import { withMounted } from '../support/mount.js';
-import { repoRoot, tempDir } from '../support/paths.js';
+import { runAsNobody } from '../support/nobody.js';
+import { tempDir } from '../support/paths.js';
 import { diffShapes, listTree, type Shape, shapeOf } from '../support/rootfs.js';
 import { NODES_STEP, SAMPLE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 
@@ -32,21 +33,8 @@ describe('rootfs pull as a normal user (nobody)', () => {
 
   /** Pull as nobody: the area is the working directory, its cache and outputs the user's. */
   function pullAsNobody(area: string, output: string, rootfs?: Record<string, unknown>): ChildReport {
-    const child = join(repoRoot, 'dist', 'test', 'rootfs', 'pull-child.js');
     const request = { source: `oci:${layout}:test`, output, cwd: area, ...(rootfs ? { rootfs } : {}) };
-    const out = execFileSync(
-      'setpriv',
-      [
-        '--reuid=nobody',
-        '--regid=nogroup',
-        '--clear-groups',
-        process.execPath,
-        child,
-        JSON.stringify(request),
-      ],
-      { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, HOME: area } },
-    );
-    return JSON.parse(out) as ChildReport;
+    return runAsNobody<ChildReport>('test/rootfs/pull-child.js', request, area);
   }
 
   /**

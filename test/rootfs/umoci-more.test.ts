@@ -14,7 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { isOcipullError } from 'ocipull';
 import { readRecord } from '../../plugins/kind-rootfs/apply/record.js';
 import { withMounted } from '../support/mount.js';
-import { repoRoot, tempDir } from '../support/paths.js';
+import { runAsNobody } from '../support/nobody.js';
+import { tempDir } from '../support/paths.js';
 import { diffShapes, listTree, pullRootfs, type Shape, shapeOf } from '../support/rootfs.js';
 import { MORE_STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 
@@ -35,21 +36,12 @@ describe('more image contents through the rootfs pipeline, against umoci unpack'
   after(() => cleanup());
 
   function pullAsNobody(area: string, output: string, rootfs?: Record<string, unknown>) {
-    const child = join(repoRoot, 'dist', 'test', 'rootfs', 'pull-child.js');
     const request = { source: `oci:${layout}:test`, output, cwd: area, ...(rootfs ? { rootfs } : {}) };
-    const out = execFileSync(
-      'setpriv',
-      [
-        '--reuid=nobody',
-        '--regid=nogroup',
-        '--clear-groups',
-        process.execPath,
-        child,
-        JSON.stringify(request),
-      ],
-      { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, HOME: area } },
+    const report = runAsNobody<{ uid: number; error?: { message: string } }>(
+      'test/rootfs/pull-child.js',
+      request,
+      area,
     );
-    const report = JSON.parse(out) as { uid: number; error?: { message: string } };
     assert.equal(report.error, undefined, report.error?.message);
     assert.equal(report.uid, 65534);
   }

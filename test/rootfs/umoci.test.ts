@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { createGunzip } from 'node:zlib';
 import { applyLayer } from '../../plugins/kind-rootfs/apply/apply.js';
 import { readRecord, recordPathFor } from '../../plugins/kind-rootfs/apply/record.js';
-import { repoRoot, tempDir } from '../support/paths.js';
+import { runAsNobody } from '../support/nobody.js';
+import { tempDir } from '../support/paths.js';
 import { diffShapes as diff, listTree, type Shape, shapeOf } from '../support/rootfs.js';
 import { LONG, layoutLayers, SAMPLE_STEPS as STEPS, umociImage, umociUnpack } from '../support/umoci.js';
 
@@ -78,20 +79,10 @@ describe('applyLayer against umoci unpack', () => {
     const root = join(area, 'tree');
     await mkdir(root);
     await chown(root, 65534, 65534);
-    const child = join(repoRoot, 'dist', 'test', 'support', 'apply-layers.js');
-    const out = execFileSync(
-      'setpriv',
-      [
-        '--reuid=nobody',
-        '--regid=nogroup',
-        '--clear-groups',
-        process.execPath,
-        child,
-        JSON.stringify({ root, layers }),
-      ],
-      { encoding: 'utf8', cwd: repoRoot },
-    );
-    const report = JSON.parse(out) as { uid: number; warnings: string[] };
+    const report = runAsNobody<{ uid: number; warnings: string[] }>('test/support/apply-layers.js', {
+      root,
+      layers,
+    });
     assert.equal(report.uid, 65534);
     assert.match(report.warnings.join('\n'), /device "dev\/zero" \(char 1:5\) not made/);
     const record = await readRecord(recordPathFor(root));

@@ -9,13 +9,12 @@
 import { ftruncateSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
-import { isOcipullError } from '../errors/errors.js';
 import type { DecompressRequest, DecompressResult } from '../types.js';
 import {
-  decodeError,
   decodeInProcess,
   expansionError,
   type InProcessOptions,
+  inProcessFailure,
   watchInput,
 } from './decoder.js';
 
@@ -195,12 +194,7 @@ export async function decodeInWorker(
     return { bytesWritten: written };
   } catch (error) {
     failure = error;
-    if (signal.aborted) throw signal.reason;
-    const inputError = watched.failure();
-    if (inputError !== undefined) throw inputError;
-    if (isOcipullError(error)) throw error;
-    const message = (error as Error)?.message ?? String(error);
-    throw decodeError(codec, options.classify(error), message, error);
+    throw inProcessFailure(error, { codec, signal, watched, classify: options.classify });
   } finally {
     watched.release(failure);
   }

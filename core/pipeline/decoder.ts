@@ -67,6 +67,28 @@ export function decoderCommand(
   return command;
 }
 
+/**
+ * What an in-process decoder's failure is reported as: the abort's reason, else the input's own
+ * failure (the network, a digest mismatch), else an ocipull error as it is, else the codec's
+ * complaint as the DECOMPRESS_* code its classifier names.
+ */
+export function inProcessFailure(
+  error: unknown,
+  how: {
+    codec: string;
+    signal: AbortSignal;
+    watched: { failure(): unknown };
+    classify(error: unknown): DecodeFailure;
+  },
+): unknown {
+  if (how.signal.aborted) return how.signal.reason;
+  const inputError = how.watched.failure();
+  if (inputError !== undefined) return inputError;
+  if (isOcipullError(error)) return error;
+  const message = (error as Error)?.message ?? String(error);
+  return decodeError(how.codec, how.classify(error), message, error);
+}
+
 export function decodeError(
   codec: string,
   kind: DecodeFailure,
@@ -347,12 +369,7 @@ export async function decodeInProcess(
     return { bytesWritten: counter.total };
   } catch (error) {
     failure = error;
-    if (signal.aborted) throw signal.reason;
-    const inputError = watched.failure();
-    if (inputError !== undefined) throw inputError;
-    if (isOcipullError(error)) throw error;
-    const message = (error as Error)?.message ?? String(error);
-    throw decodeError(codec, options.classify(error), message, error);
+    throw inProcessFailure(error, { codec, signal, watched, classify: options.classify });
   } finally {
     watched.release(failure);
   }

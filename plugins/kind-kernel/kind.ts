@@ -1,5 +1,6 @@
 import type { Kind } from 'ocipull';
 import { describeKernels } from './describe.js';
+import { KIND_DESCRIPTION, KIND_NAME } from './facts.js';
 import { packKernel } from './pack.js';
 import { planKernel } from './plan.js';
 import { targetKey } from './target.js';
@@ -9,8 +10,8 @@ import { targetKey } from './target.js';
  * per target, the target being a hypervisor platform and an architecture). docs/kernels.md.
  */
 export const kernelKind: Kind = {
-  name: 'kernel',
-  description: 'a kernel package (kraftkit): kernel, initrd and command line per hypervisor platform',
+  name: KIND_NAME,
+  description: KIND_DESCRIPTION,
   plan: planKernel,
   describe: describeKernels,
   pack: packKernel,

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CodecRegistry } from './codecs.js';
 import { callKeyed } from './dispatch.js';
-import { OcipullError } from './errors/errors.js';
+import { OcipullError, toOcipullError } from './errors/errors.js';
 import { createHooks, type Hooks, tappedKeys } from './hooks.js';
 import { KindRegistry } from './kinds/registry.js';
 import { createLogger } from './log.js';
@@ -198,10 +198,8 @@ export class Orchestrator {
    */
   pull(request: PullRequest = {}): Promise<PullResult> {
     return runPull(this, request).catch((error: unknown) => {
-      const wrapped =
-        error instanceof OcipullError
-          ? error
-          : new OcipullError('INTERNAL', String((error as Error)?.message ?? error), { cause: error });
+      // A caller's plain `abort()` is INTERRUPTED, anything else unexpected INTERNAL.
+      const wrapped = toOcipullError(error);
       this.hooks.failed.call(wrapped);
       throw wrapped;
     });

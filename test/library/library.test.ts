@@ -159,4 +159,24 @@ describe('createOrchestrator: the library does what the CLI does', () => {
       (e) => isOcipullError(e) && e.code === 'NO_KIND',
     );
   });
+
+  test('a pull aborted by a plain AbortController is INTERRUPTED, with nothing at the output', async () => {
+    const ocipull = await createOrchestrator({
+      preset: 'qemu',
+      cacheDir: join(dir, 'cache-abort'),
+      cwd: dir,
+      log: silent,
+    });
+    const controller = new AbortController();
+    controller.abort();
+    const out = join(dir, 'aborted.qcow2');
+    await assert.rejects(
+      ocipull.pull({ source: SOURCE, output: out, signal: controller.signal }),
+      (error) => {
+        assert.ok(isOcipullError(error, 'INTERRUPTED'), String(error));
+        return true;
+      },
+    );
+    await assert.rejects(fsp.stat(out), { code: 'ENOENT' });
+  });
 });

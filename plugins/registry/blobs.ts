@@ -7,7 +7,7 @@
  * size are verified by the core.
  */
 import { Readable } from 'node:stream';
-import { type Descriptor, type FetchResponse, OcipullError } from 'ocipull';
+import { type Descriptor, type FetchResponse, isAbortError, OcipullError } from 'ocipull';
 import type { RegistryClient, RequestOptions } from './client.js';
 import { isHtml, statusError, unexpectedResponse } from './errors.js';
 import { discard, displayUrl, type HttpResponse, header } from './http.js';
@@ -37,6 +37,8 @@ function guardBody(response: HttpResponse, what: string, expected: number | unde
         yield chunk as Buffer;
       }
     } catch (error) {
+      // The run's own abort is that, not a network failure (the core reports it as INTERRUPTED).
+      if (isAbortError(error)) throw error;
       throw toNetworkError(error, `${what} (${displayUrl(response.url)}) after ${seen} bytes`);
     }
     if (expected !== undefined && seen < expected) {

@@ -1,5 +1,5 @@
 /**
- * The rootfs kind's plan run by hand (the pipeline that runs kinds is wired elsewhere): the config
+ * The rootfs kind's plan run by hand, without the pull pipeline (tested end to end in cli.test.ts and registry.test.ts): the config
  * part, then the layers in order, then finish; the tree equals `umoci unpack`'s.
  */
 import assert from 'node:assert/strict';

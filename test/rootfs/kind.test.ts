@@ -1,6 +1,7 @@
 /**
- * The rootfs kind's plan run by hand, without the pull pipeline (tested end to end in cli.test.ts and registry.test.ts): the config
- * part, then the layers in order, then finish; the tree equals `umoci unpack`'s.
+ * The rootfs kind's plan run by hand, without the pull pipeline (cli.test.ts and registry.test.ts
+ * run it end to end): the config part, then the layers in order, then finish; the tree equals
+ * `umoci unpack`'s.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

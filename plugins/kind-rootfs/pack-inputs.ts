@@ -12,7 +12,7 @@ import {
   MANIFEST_FORMATS,
   type ManifestFormat,
   type RuntimeConfig,
-} from '../tree-layer/index.js';
+} from '../tree-layer/api.js';
 
 export function invalid(message: string, hint: string): OcipullError {
   return new OcipullError('PACK_INPUT_INVALID', message, { hint });

@@ -1,6 +1,6 @@
 /** A rootless tree's record (`TREE.rootfs-record.jsonl`, apply/record.ts) as the exporter's owners hook. */
 import { lstat } from 'node:fs/promises';
-import type { OwnersHook } from '../tree-layer/index.js';
+import type { OwnersHook } from '../tree-layer/api.js';
 import { readRecord, recordPathFor } from './apply/record.js';
 
 /** The owners hook of a tree's rootless record, and the recorded devices the tree lacks on disk. */

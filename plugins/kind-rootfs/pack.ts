@@ -27,7 +27,7 @@ import {
   relabelLayer,
   type TreeExporter,
   type TreeLayer,
-} from '../tree-layer/index.js';
+} from '../tree-layer/api.js';
 import { invalid, packInputs } from './pack-inputs.js';
 import { recordOwners } from './pack-record.js';
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger, Orchestrator } from 'ocipull';
-import TreeLayerPlugin, { getTreeExporter, treeLayer } from './index.js';
+import { treeLayer } from './api.js';
+import TreeLayerPlugin, { getTreeExporter } from './index.js';
 
 test('applied, the plugin gives the orchestrator a tree exporter that packs like treeLayer', async () => {
   const orchestrator = new Orchestrator({ log: createLogger('silent') });

@@ -3,12 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isOcipullError } from 'ocipull';
-import {
-  buildConfig,
-  buildManifest,
-  type ImageConfig,
-  parsePlatform,
-} from '../../plugins/tree-layer/index.js';
+import { buildConfig, buildManifest, type ImageConfig, parsePlatform } from '../../plugins/tree-layer/api.js';
 
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -14,7 +14,7 @@ import {
   type DiffLayer,
   diffLayer,
   treeLayer,
-} from '../../plugins/tree-layer/index.js';
+} from '../../plugins/tree-layer/api.js';
 import { tempDir } from '../support/paths.js';
 import {
   decompressed,

@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isOcipullError } from 'ocipull';
 import tar from 'tar-stream';
-import { buildConfig, buildManifest, type TreeLayer, treeLayer } from '../../plugins/tree-layer/index.js';
+import { buildConfig, buildManifest, type TreeLayer, treeLayer } from '../../plugins/tree-layer/api.js';
 import { tempDir } from '../support/paths.js';
 import {
   DEEP_DIR,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildConfig, buildManifest, diffLayer, treeLayer } from '../../plugins/tree-layer/index.js';
+import { buildConfig, buildManifest, diffLayer, treeLayer } from '../../plugins/tree-layer/api.js';
 import { tempDir } from '../support/paths.js';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
 import { makeRichTree, observeTree, run, umociUnpack, writeDirImage, writeLayoutImage } from './helpers.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describeNoSpace, layoutBlobPath, OcipullError, parseDigest, spaceErrno } from 'ocipull';
 
 /**
@@ -123,6 +123,21 @@ export async function writeJsonAtomic(
     await fsp.rm(temp, { force: true });
     throw error;
   }
+}
+
+/**
+ * Remove the temp files `writeJsonAtomic` left beside `path` when a run was killed between the
+ * write and the rename (`PATH.RANDOM.tmp`). Called with the digest's lock held, so no writer of
+ * this digest is between the two.
+ */
+export async function removeStrayTemps(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await fsp.readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(prefix) && /^[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length)))
+      .map((name) => fsp.rm(join(dirname(path), name), { force: true })),
+  );
 }
 
 /** Parsed JSON, or undefined when the file is missing or unreadable (a record is only a hint). */

@@ -17,6 +17,7 @@ import {
   errnoOf,
   FILE_MODE,
   readJson,
+  removeStrayTemps,
   writeJsonAtomic,
 } from './paths.js';
 import { addRange, type ByteRange, cleanRanges } from './range-set.js';
@@ -218,6 +219,8 @@ export class PartialWriter implements CacheWriter {
       // The rename is what makes the entry visible, and it happens only after the core verified it.
       await fsp.rename(paths.partial(digest), final);
       await fsp.rm(paths.partialRecord(digest), { force: true });
+      await removeStrayTemps(paths.partialRecord(digest));
+      await removeStrayTemps(paths.record(digest));
       this.context.onCommit(digest);
       return blobAt(this.descriptor, final);
     } catch (error) {
@@ -255,6 +258,7 @@ export class PartialWriter implements CacheWriter {
       if (!kept) {
         await fsp.rm(paths.partial(digest), { force: true });
         await fsp.rm(paths.partialRecord(digest), { force: true });
+        await removeStrayTemps(paths.partialRecord(digest));
       }
     } finally {
       await this.release();

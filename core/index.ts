@@ -107,5 +107,6 @@ export {
 export type { TransferStats } from './publish/transfer.js';
 export { redactSecrets, secretsInArguments, urlForMessages } from './secrets.js';
 export { DEFAULT_SETTINGS, type Settings } from './settings.js';
+export { parseSize } from './size.js';
 export { suggestion } from './suggest.js';
 export type * from './types.js';

@@ -12,7 +12,7 @@ const PLUGIN_NAME = 'ocipull-plugin-cache';
 
 export { DiskCache } from './cache.js';
 export { CACHE_SCHEME, CachedSource } from './offline.js';
-export { type CacheSettings, normalizeSettings, type Policy, parseSize } from './settings.js';
+export { type CacheSettings, normalizeSettings, type Policy, parseCacheSize } from './settings.js';
 
 export default class CachePlugin implements Plugin {
   readonly name = PLUGIN_NAME;

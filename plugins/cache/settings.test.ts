@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeSettings, parseSize } from './settings.js';
+import { normalizeSettings, parseCacheSize } from './settings.js';
 
 describe('cache settings', () => {
   it('parses sizes with decimal and binary units', () => {
@@ -8,13 +8,14 @@ describe('cache settings', () => {
       [1234, 1234],
       ['20GB', 20e9],
       ['8GiB', 8 * 1024 ** 3],
-      ['1.5g', 1.5e9],
+      ['1.5g', 1.5 * 1024 ** 3],
+      ['2G', 2 * 1024 ** 3],
       ['500 MB', 500e6],
       ['42', 42],
     ];
-    for (const [input, bytes] of cases) assert.equal(parseSize(input), bytes, String(input));
+    for (const [input, bytes] of cases) assert.equal(parseCacheSize(input), bytes, String(input));
     for (const bad of ['lots', '-1GB', '', '5 parsecs', -3]) {
-      assert.throws(() => parseSize(bad), { code: 'CONFIG_INVALID' }, String(bad));
+      assert.throws(() => parseCacheSize(bad), { code: 'CONFIG_INVALID' }, String(bad));
     }
   });
 

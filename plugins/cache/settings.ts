@@ -1,4 +1,4 @@
-import { OcipullError } from 'ocipull';
+import { OcipullError, parseSize } from 'ocipull';
 
 export type Policy = 'none' | 'on-miss' | 'after-use' | 'lru';
 
@@ -23,34 +23,15 @@ export interface CacheSettings {
 export type Durability = 'boot' | 'fsync';
 
 const POLICIES: Policy[] = ['none', 'on-miss', 'after-use', 'lru'];
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1e3,
-  kb: 1e3,
-  kib: 1024,
-  m: 1e6,
-  mb: 1e6,
-  mib: 1024 ** 2,
-  g: 1e9,
-  gb: 1e9,
-  gib: 1024 ** 3,
-  t: 1e12,
-  tb: 1e12,
-  tib: 1024 ** 4,
-};
-
-/** `20GB`, `512MiB`, `1.5g` or a number of bytes. */
-export function parseSize(value: unknown): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value) : null;
-  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) {
+/** `cache.maxSize`: `20GB`, `512MiB`, `8G` or a number of bytes (the core's `parseSize`). */
+export function parseCacheSize(value: unknown): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
     throw new OcipullError('CONFIG_INVALID', `cache.maxSize ${JSON.stringify(value)} is not a size`, {
       hint: 'a number of bytes or a number with a unit: 500MB, 20GB, 8GiB',
     });
   }
-  return Math.floor(Number(match[1]) * unit);
+  return bytes;
 }
 
 export function normalizeSettings(
@@ -64,7 +45,7 @@ export function normalizeSettings(
       hint: `one of ${POLICIES.join(', ')}`,
     });
   }
-  const maxSize = merged.maxSize === undefined ? undefined : parseSize(merged.maxSize);
+  const maxSize = merged.maxSize === undefined ? undefined : parseCacheSize(merged.maxSize);
   if (policy === 'lru' && maxSize === undefined) {
     throw new OcipullError('CONFIG_INVALID', 'cache.policy lru needs cache.maxSize', {
       hint: 'e.g. cache: { policy: lru, maxSize: 20GB }',

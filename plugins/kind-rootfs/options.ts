@@ -3,7 +3,7 @@
  * read once per plan and checked together, so a flag that cannot apply fails before anything is
  * fetched, with ROOTFS_OPTION_INVALID naming what is accepted.
  */
-import { OcipullError } from 'ocipull';
+import { OcipullError, parseSize } from 'ocipull';
 import type { Limits } from './apply/limits.js';
 
 export const FORMATS = ['tree', 'tar', 'ext4', 'erofs'] as const;
@@ -33,39 +33,8 @@ export interface RootfsOptions {
 
 const LIMIT_KEYS = ['layerBytes', 'imageBytes', 'layerEntries', 'imageEntries'] as const;
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1000 ** 4,
-  tib: 1024 ** 4,
-};
-
 function invalid(message: string, hint: string, key: string): OcipullError {
   return new OcipullError('ROOTFS_OPTION_INVALID', message, { hint, data: { key } });
-}
-
-/**
- * `2G`, `512M`, `1.5GiB`, `4096` or a number of bytes. One letter (`M`, `G`) is a power of 1024,
- * as `mkfs` and `truncate` read it; `MB`/`GB` are powers of 1000, `MiB`/`GiB` of 1024.
- */
-export function parseSize(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
-  if (typeof value !== 'string') return undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) return undefined;
-  const bytes = Math.floor(Number(match[1]) * unit);
-  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 /** The `kinds.rootfs` settings of a run, checked (ROOTFS_OPTION_INVALID naming what is accepted). */
@@ -83,7 +52,7 @@ export function rootfsOptions(settings: unknown): RootfsOptions {
   let size: number | undefined;
   if (raw.size !== undefined) {
     size = parseSize(raw.size);
-    if (size === undefined) {
+    if (size === undefined || size === 0 || (typeof raw.size === 'number' && !Number.isInteger(raw.size))) {
       throw invalid(
         `the rootfs size ${JSON.stringify(raw.size)} is not a size`,
         '--size (kinds.rootfs.size) is a number of bytes or a number with a unit: 512M, 2G, 1.5GiB',

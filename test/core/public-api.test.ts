@@ -128,6 +128,7 @@ const PUBLIC_RUNTIME_EXPORTS = [
   'expansionError',
   'findExecutable',
   'formatSize',
+  'parseSize',
   'isAbortError',
   'isDigest',
   'isIndexMediaType',

@@ -284,30 +284,23 @@ describe('ocipull pull --kind rootfs', () => {
     const relabelled = await variant(layout, join(base, 'relabelled'), ({ config: c }) => {
       (c.config as { Labels: Record<string, string> }).Labels = { other: 'image' };
     });
-    const first = await runCli([
-      'pull',
-      `oci:${layout}:test`,
-      '--kind',
-      'rootfs',
-      '--cache-dir',
-      cache,
-      '-o',
-      join(await fresh(), 't'),
-      '--json',
-    ]);
-    assert.equal(first.code, 0, first.stderr);
-    const second = await runCli([
-      'pull',
-      `oci:${relabelled}:test`,
-      '--kind',
-      'rootfs',
-      '--cache-dir',
-      cache,
-      '-o',
-      join(await fresh(), 't'),
-      '--json',
-    ]);
-    assert.equal(second.code, 0, second.stderr);
+    const pullInto = async (source: string) => {
+      const run = await runCli([
+        'pull',
+        source,
+        '--kind',
+        'rootfs',
+        '--cache-dir',
+        cache,
+        '-o',
+        join(await fresh(), 't'),
+        '--json',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      return run;
+    };
+    const first = await pullInto(`oci:${layout}:test`);
+    const second = await pullInto(`oci:${relabelled}:test`);
     const one = JSON.parse(first.stdout);
     const two = JSON.parse(second.stdout);
     const { size: configSize } = await stat(

@@ -153,14 +153,26 @@ export async function prune(cache: DiskCache, options: CachePruneOptions): Promi
     const touched = Math.max(Date.parse(record.updated) || 0, mtimeMs);
     return touched < now - partialAge;
   });
-  // Records whose blob vanished, decompressed copies whose record did.
+  // Records whose blob vanished, decompressed copies whose record did. A commit writes the record
+  // before it renames the blob into place, holding the digest's lock: a locked digest is skipped.
   const kept = new Set((await cache.records()).map((r) => r.digest));
-  for (const digest of await digestsIn(cache.paths.area('records'), '.json')) {
-    if (!kept.has(digest)) await fsp.rm(cache.paths.record(digest), { force: true });
-  }
-  for (const digest of await digestsIn(cache.paths.area('decoded'))) {
-    if (!kept.has(digest)) await fsp.rm(cache.paths.decoded(digest), { force: true });
-  }
+  const orphans = async (area: 'records' | 'decoded', path: (digest: string) => string, suffix = '') => {
+    for (const digest of await digestsIn(cache.paths.area(area), suffix)) {
+      if (kept.has(digest)) continue;
+      const release = await tryLock(cache.paths.lock(digest), cache.settings.lockStaleMs);
+      if (!release) continue;
+      try {
+        // Looked at again under the lock: a commit may have finished since the listing.
+        const record = await readRecord(cache.paths, digest);
+        const blob = record && (await cache.peek({ mediaType: record.mediaType, digest, size: record.size }));
+        if (!blob) await fsp.rm(path(digest), { force: true });
+      } finally {
+        await release();
+      }
+    }
+  };
+  await orphans('records', (d) => cache.paths.record(d), '.json');
+  await orphans('decoded', (d) => cache.paths.decoded(d));
   const documents = await gcDocuments(cache, { everything: options.all });
   return { entries: removed, partials: partials.count, bytes: bytes + partials.bytes + documents };
 }

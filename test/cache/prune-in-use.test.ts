@@ -83,3 +83,47 @@ test('prune --all keeps the documents of an entry in use, and ls lists only what
   assert.deepEqual(await ls(), []);
   await assert.rejects(fsp.access(blobPath(cache, src.indexDigest)), { code: 'ENOENT' });
 });
+
+test('prune leaves the record of a blob being committed (its lock held, the rename not done yet)', async (t) => {
+  const { dir, cleanup } = await tempDir('ocipull-prune-commit-');
+  t.after(cleanup);
+  const cache = join(dir, 'cache');
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const hex = digest.slice('sha256:'.length);
+  const records = join(cache, 'ocipull', 'records', 'sha256');
+  await fsp.mkdir(records, { recursive: true });
+  const record = join(records, `${hex}.json`);
+  const now = new Date().toISOString();
+  const body = {
+    digest,
+    size: 4,
+    mediaType: 'application/octet-stream',
+    sources: [],
+    created: now,
+    lastUsed: now,
+  };
+  await fsp.writeFile(record, JSON.stringify(body));
+  // A commit writes the record, then renames the blob into place, holding the digest's lock.
+  const release = await tryLock(join(cache, 'ocipull', 'locks', 'sha256', `${hex}.lock`), 60_000);
+  assert.ok(release, 'the test holds the lock');
+  try {
+    const pruned = await runCli(['cache', 'prune', '--cache-dir', cache]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    await fsp.access(record);
+    // The commit completes: the entry is whole and listed.
+    await fsp.mkdir(join(cache, 'blobs', 'sha256'), { recursive: true });
+    await fsp.writeFile(blobPath(cache, digest), 'disk');
+  } finally {
+    await release();
+  }
+  const ls = await runCli(['cache', 'ls', '--json', '--cache-dir', cache]);
+  assert.deepEqual(
+    (JSON.parse(ls.stdout) as { entries: { digest: string }[] }).entries.map((e) => e.digest),
+    [digest],
+  );
+  // Without its blob and without the lock, the record is an orphan: prune removes it.
+  await fsp.rm(blobPath(cache, digest));
+  const again = await runCli(['cache', 'prune', '--cache-dir', cache]);
+  assert.equal(again.code, 0, again.stderr);
+  await assert.rejects(fsp.access(record), { code: 'ENOENT' });
+});

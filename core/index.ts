@@ -80,7 +80,7 @@ export { peek } from './pipeline/peek.js';
 export type { PullRequest } from './pipeline/pull.js';
 export { parseSourceRef, readAll } from './pipeline/source.js';
 export { describeNoSpace, formatSize, spaceErrno } from './pipeline/space.js';
-export { type CopyRequest, type CopyResult, runCopy } from './publish/copy.js';
+export type { CopyRequest, CopyResult } from './publish/copy.js';
 export { decodedHead } from './publish/disk-head.js';
 export {
   checkTitle,
@@ -97,13 +97,8 @@ export {
   mergeIndex,
   platformKey,
 } from './publish/merge.js';
-export {
-  type PackDisk,
-  type PackedDisk,
-  type PackRequest,
-  type PackResult,
-  runPack,
-} from './publish/pack.js';
+export type { PackDisk, PackedDisk, PackRequest, PackResult } from './publish/pack.js';
+export { runCopy, runPack } from './publish/run.js';
 export type { TransferStats } from './publish/transfer.js';
 export { redactSecrets, secretsInArguments, urlForMessages } from './secrets.js';
 export { DEFAULT_SETTINGS, type Settings } from './settings.js';

@@ -5,19 +5,17 @@
  * overridden per run by `transports.docker` in the config.
  */
 import type { Orchestrator, Plugin } from 'ocipull';
-import { withPush } from './push.js';
-import { type RegistrySettings, resolveDocker } from './resolve.js';
-import { RegistrySource } from './source.js';
+import type { RegistrySettings } from './resolve.js';
 
 const PLUGIN_NAME = 'ocipull-plugin-registry';
 
 export { type Challenge, parseWwwAuthenticate } from './auth/challenge.js';
 export { type Credential, findCredential } from './auth/credentials.js';
-export { RegistryClient } from './client.js';
 export { type AuthenticateRequest, getRegistryHooks, type RegistryHooks } from './hooks.js';
 export { formatReference, parseReference, type RegistryReference, withDefaultTag } from './reference.js';
 export type { RegistrySettings } from './resolve.js';
-export { RegistrySource } from './source.js';
+// The transport itself (HTTP client, auth, undici) loads on the first docker:// source, so a run
+// that reads only layouts never parses it. RegistryClient and RegistrySource: './api.js'.
 
 export default class RegistryPlugin implements Plugin {
   readonly name = PLUGIN_NAME;
@@ -29,10 +27,15 @@ export default class RegistryPlugin implements Plugin {
 
   apply(orchestrator: Orchestrator): void {
     orchestrator.hooks.resolve.for('docker').tapPromise(PLUGIN_NAME, async (request) => {
+      const [{ resolveDocker }, { withPush }] = await Promise.all([
+        import('./resolve.js'),
+        import('./push.js'),
+      ]);
       const source = await resolveDocker(orchestrator, this.settings, request);
       return request.purpose === 'push' ? withPush(source, request.log) : source;
     });
     orchestrator.hooks.fetch.for('docker').tapPromise(PLUGIN_NAME, async (request) => {
+      const { RegistrySource } = await import('./source.js');
       if (!(request.source instanceof RegistrySource)) return undefined;
       return request.source.fetch(
         request.descriptor,

@@ -1,0 +1,3 @@
+/** The registry transport's classes, for code that drives it directly (loaded with it). */
+export { RegistryClient } from './client.js';
+export { RegistrySource } from './source.js';

@@ -35,6 +35,9 @@ const collect = youngCollector();
 let collectedAt = 0;
 
 function youngCollector(): (() => void) | undefined {
+  // Run with --expose-gc: the flag is the user's, left as it is.
+  const own = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+  if (own) return () => own({ type: 'minor' });
   try {
     // The flag is set only while this thread's new context is made, to take its gc function.
     setFlagsFromString('--expose-gc');

@@ -25,6 +25,11 @@ export interface WorkerDecoderSpec {
   name: string;
   /** Structured-clonable arguments for the factory. */
   args?: unknown[];
+  /**
+   * The step is done with an input chunk when it asks for the next one (it keeps no reference):
+   * the chunks' buffers then come back to be refilled, a fixed pool of IN_WINDOW, no garbage.
+   */
+  reuseInput?: boolean;
 }
 
 /** Input chunks in flight to the worker (each at most IN_CHUNK bytes). */
@@ -52,8 +57,11 @@ function rebuild(message: FromWorker): Error {
   return error;
 }
 
-/** Decoder threads started by `workerDecoder` in this process (tests assert it: off the main thread). */
-export const decodeWorkerStats = { started: 0 };
+/**
+ * Decoder threads started by `workerDecoder` in this process (tests assert it: off the main
+ * thread); input chunks sent and input buffers allocated, over all of them.
+ */
+export const decodeWorkerStats = { started: 0, chunks: 0, buffers: 0 };
 
 /** A decoding step that runs `spec` in a new worker thread. */
 export function workerDecoder(
@@ -68,6 +76,7 @@ export function workerDecoder(
         name: spec.name,
         args: spec.args ?? [],
         window: OUT_WINDOW,
+        reuseInput: spec.reuseInput === true,
         output: direct && { fd: direct.fd, sparse: direct.sparse, max: direct.max },
       },
     });
@@ -75,6 +84,7 @@ export function workerDecoder(
     let finished = false;
     let failure: unknown;
     let inFlight = 0;
+    const pool: ArrayBuffer[] = [];
     let stopped = false;
     let waiters: Array<() => void> = [];
     const notify = () => {
@@ -88,8 +98,10 @@ export function workerDecoder(
       if (message.type === 'data' && message.buf) outputs.push(Buffer.from(message.buf));
       else if (message.type === 'error' && message.code === 'EXPANSION_LIMIT' && direct?.max !== undefined)
         failure ??= expansionError(direct.max);
-      else if (message.type === 'read') inFlight--;
-      else if (message.type === 'done') finished = true;
+      else if (message.type === 'read') {
+        inFlight--;
+        if (message.buf) pool.push(message.buf);
+      } else if (message.type === 'done') finished = true;
       else if (message.type === 'error') failure ??= rebuild(message);
       notify();
     });
@@ -114,10 +126,15 @@ export function workerDecoder(
           if (stopped || failure !== undefined) return;
           const piece = chunk.subarray(at, at + IN_CHUNK);
           // A copy the worker owns: a chunk may share its memory with others (pooled buffers).
-          const buf = new ArrayBuffer(piece.length);
+          let buf = spec.reuseInput ? pool.pop() : undefined;
+          if (!buf) {
+            buf = new ArrayBuffer(spec.reuseInput ? IN_CHUNK : piece.length);
+            decodeWorkerStats.buffers++;
+          }
           new Uint8Array(buf).set(piece);
           inFlight++;
-          worker.postMessage({ type: 'chunk', buf }, [buf]);
+          decodeWorkerStats.chunks++;
+          worker.postMessage({ type: 'chunk', buf, length: piece.length }, [buf]);
         }
       }
       if (!stopped) worker.postMessage({ type: 'end' });

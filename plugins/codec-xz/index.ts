@@ -54,7 +54,12 @@ function checkTail(tail: InputTail): void {
 }
 
 /** lzma-native driven in bounded steps (./worker.ts) in a worker thread. */
-const XZ_WORKER = { module: new URL('./worker.js', import.meta.url).href, name: 'xzThreadDecoder' };
+// It copies each input slice into liblzma before asking for more: its input buffers are reused.
+const XZ_WORKER = {
+  module: new URL('./worker.js', import.meta.url).href,
+  name: 'xzThreadDecoder',
+  reuseInput: true,
+};
 function xzWorker() {
   return workerDecoder(XZ_WORKER);
 }

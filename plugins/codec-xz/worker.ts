@@ -50,10 +50,10 @@ export function xzThreadDecoder(): (source: AsyncIterable<Buffer>) => AsyncGener
       }
     };
     stream.streamDecoder_(MEMLIMIT, 0);
-    const take = (): Buffer | undefined => {
+    // The call's output buffers as lzma-native made them (no concatenated copy).
+    const take = (): Buffer[] => {
       if (failure !== undefined) throw failure;
-      if (outputs.length === 0) return undefined;
-      const out = outputs.length === 1 ? outputs[0]! : Buffer.concat(outputs);
+      const out = outputs;
       outputs = [];
       return out;
     };
@@ -79,14 +79,12 @@ export function xzThreadDecoder(): (source: AsyncIterable<Buffer>) => AsyncGener
         rest = rest.subarray(n);
         if (produced > HIGH) slice = Math.max(MIN_SLICE, slice >> 2);
         else if (produced < LOW) slice = Math.min(MAX_SLICE, slice << 1);
-        const out = take();
-        if (out) yield out;
+        yield* take();
       }
     }
     if (!streamEnded) {
       stream.code(null, false);
-      const out = take();
-      if (out) yield out;
+      yield* take();
     }
     stream.resetUnderlying();
   };

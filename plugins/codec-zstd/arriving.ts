@@ -219,26 +219,31 @@ export async function decodeArriving(request: DecompressRequest, p: Probe): Prom
         const size = head.contentSize;
         if (maxOutputBytes !== undefined && size !== undefined && at + size > maxOutputBytes)
           throw expansionError(maxOutputBytes);
-        await until(() => slots.some((s) => !s.busy));
-        const slot = slots.find((s) => !s.busy)!;
-        slot.busy = true;
+        // The frame is gathered while the workers decode earlier ones; then it waits for one.
+        let slot: Slot | undefined;
         let first = true;
         for (;;) {
           const done = scan() !== undefined;
           if (done || queue.held >= PIECE) {
             const upTo = done ? head.length! : Math.min(queue.end, scanner.scanned);
             if (done || upTo > queue.start) {
-              await until(() => !slot.awaitingPiece);
+              if (!slot) {
+                await until(() => slots.some((s) => !s.busy));
+                slot = slots.find((s) => !s.busy)!;
+                slot.busy = true;
+              }
+              const to = slot;
+              await until(() => !to.awaitingPiece);
               const bytes = queue.take(upTo);
               const limit = maxOutputBytes === undefined ? undefined : maxOutputBytes - at;
               post(
-                slot,
+                to,
                 first
                   ? { type: 'frame', index, outOffset: at, size, limit, bytes, last: done }
                   : { type: 'piece', bytes, last: done },
                 bytes,
               );
-              slot.awaitingPiece = !done;
+              to.awaitingPiece = !done;
               first = false;
             }
             if (done) break;

@@ -517,6 +517,11 @@ export interface DecompressRequest {
    * still be read to its end (the core verifies the blob from it).
    */
   blobFile?: string;
+  /**
+   * The blob's size (its descriptor's), when `input` is the whole blob as stored (no unpacking
+   * before the codec): a codec may plan from it before the blob has arrived.
+   */
+  blobSize?: number;
 }
 
 export interface DecompressResult {

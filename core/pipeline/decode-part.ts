@@ -138,6 +138,8 @@ export async function decodePart(options: {
       () => {},
     );
   }, PROGRESS_INTERVAL_MS);
+  // The decoder's input is the blob, byte for byte: no unpacking before it.
+  const whole = kind === 'blob' && unpacked.stream === layerStream;
   try {
     const decoded = await callKeyed(
       orchestrator.hooks.decompress,
@@ -149,11 +151,8 @@ export async function decodePart(options: {
         maxOutputBytes,
         signal: abort.signal,
         log: orchestrator.log,
-        // A cached blob taken as is (no unpacking) is the decoder's input, byte for byte.
-        blobFile:
-          options.cachedFile !== undefined && kind === 'blob' && unpacked.stream === layerStream
-            ? options.cachedFile
-            : undefined,
+        blobFile: whole && options.cachedFile !== undefined ? options.cachedFile : undefined,
+        blobSize: whole ? layer.size : undefined,
       },
       () =>
         new OcipullError('NO_CODEC', `the disk is ${codec}-compressed and no plugin decompresses ${codec}`, {

@@ -12,6 +12,7 @@ import {
   type Plugin,
   workerDecoder,
 } from 'ocipull';
+import { decodeArriving, probe, replay, useFrames } from './arriving.js';
 import { decodeFrames, parallelPlan } from './parallel.js';
 import { decodeToOutput } from './stream.js';
 
@@ -30,9 +31,11 @@ export interface ZstdCodecOptions {
   /** The zstd executable (default: `zstd` on PATH). */
   command?: string;
   /**
-   * Decoded size from which a cached multi-frame blob is decoded on all cores when the `zstd`
-   * tool is there (default 256 MiB: below it, starting the worker threads costs more than the
-   * frames save; docs/performance.md). Without the tool, frames always go in parallel.
+   * Decoded size from which a multi-frame blob is decoded on all cores when the `zstd` tool is
+   * there (default 256 MiB: below it, starting the worker threads costs more than the frames
+   * save; docs/performance.md): a cached blob's seek table gives it, else the first frame's
+   * content size × the blob's size over the frame's. Without the tool, frames always go in
+   * parallel.
    */
   parallelMinBytes?: number;
 }
@@ -90,11 +93,22 @@ export default class ZstdCodecPlugin implements Plugin {
   }
 
   private async decompress(request: DecompressRequest) {
-    // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
     const command = decoderCommand(this.options, 'zstd', 'zstd');
+    const minBytes = command ? (this.options.parallelMinBytes ?? PARALLEL_MIN_BYTES) : undefined;
+    // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
     const table = await parallelPlan(request);
-    if (table && (!command || table.total >= (this.options.parallelMinBytes ?? PARALLEL_MIN_BYTES)))
-      return decodeFrames(request, table);
+    if (table && (minBytes === undefined || table.total >= minBytes)) return decodeFrames(request, table);
+    if (!table && !request.output.device) {
+      // Arriving: several frames are decoded on all cores as they come (./arriving.ts), else
+      // what was read to decide is replayed into one decoder.
+      const probed = await probe(request.input);
+      if (useFrames(probed, request, minBytes)) return decodeArriving(request, probed);
+      request = { ...request, input: replay(probed) };
+    }
+    return this.decodeStream(request, command);
+  }
+
+  private decodeStream(request: DecompressRequest, command: string | undefined) {
     if (command) {
       // zstd makes holes itself when told to, even on a regular-file stdout.
       const sparse = request.output.sparse ? '--sparse' : '--no-sparse';

@@ -38,6 +38,12 @@ export interface ZstdCodecOptions {
    * parallel.
    */
   parallelMinBytes?: number;
+  /**
+   * Decode a multi-frame blob's frames on all cores while it downloads (./arriving.ts). Off by
+   * default: on 2 shared cores it measured slower than one `zstd -d`, with more memory
+   * (docs/performance.md); a cached blob's frames still go in parallel.
+   */
+  arrivingFrames?: boolean;
 }
 
 /** Zstandard frame magic, and the 16 skippable-frame magics (0x184D2A50..5F, little endian). */
@@ -98,7 +104,7 @@ export default class ZstdCodecPlugin implements Plugin {
     // A complete blob file with a seek table: its frames on all cores (./parallel.ts).
     const table = await parallelPlan(request);
     if (table && (minBytes === undefined || table.total >= minBytes)) return decodeFrames(request, table);
-    if (!table && !request.output.device) {
+    if (!table && this.options.arrivingFrames && !request.output.device) {
       // Arriving: several frames are decoded on all cores as they come (./arriving.ts), else
       // what was read to decide is replayed into one decoder.
       const probed = await probe(request.input);

@@ -43,7 +43,7 @@ async function seekableFile(input: string, output: string): Promise<void> {
 }
 
 /** Frames in parallel whatever the size (the default waits for 256 MiB when the tool is there). */
-const codec = () => new ZstdCodecPlugin({ parallelMinBytes: 0 });
+const codec = () => new ZstdCodecPlugin({ parallelMinBytes: 0, arrivingFrames: true });
 
 /** Decode `blob` with the plugin as the core does on a cold pull (no `blobFile`). */
 async function decodeCold(blob: string, target: string, maxOutputBytes?: number) {

@@ -11,7 +11,6 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError, Orchestrator, OutputFile } from 'ocipull';
-import { seekableZstd } from '../../core/publish/zstd-frames.js';
 import { arrivingStats } from '../../plugins/codec-zstd/arriving.js';
 import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
 import { readSeekTable } from '../../plugins/codec-zstd/seekable.js';
@@ -19,28 +18,9 @@ import { prngBytes, sha256File, useBuiltins } from '../support/files.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { tempDir } from '../support/paths.js';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
+import { MiB, rawDisk, seekableFile } from './fixtures.js';
 
-const MiB = 1 << 20;
 const PLUGINS = ['oci-dir', 'registry', 'disk-select', 'unpack-blob', 'unpack-tar', 'codec-none'];
-
-/** A 40 MiB raw disk: random and text data between runs of zeros (a hole at the end too). */
-async function rawDisk(path: string): Promise<void> {
-  const handle = await fsp.open(path, 'w');
-  try {
-    await handle.write(prngBytes(3 * MiB, 17), 0, 3 * MiB, 0);
-    await handle.write(Buffer.from('ocipull arriving\n'.repeat(200_000)), 0, undefined, 12 * MiB + 512);
-    await handle.write(prngBytes(2 * MiB, 18), 0, 2 * MiB, 25 * MiB);
-    await handle.truncate(40 * MiB);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function seekableFile(input: string, output: string): Promise<void> {
-  const { out, done } = seekableZstd(input, 'zstd', new AbortController().signal, 3);
-  await fsp.writeFile(output, out);
-  await done;
-}
 
 /** Frames in parallel whatever the size (the default waits for 256 MiB when the tool is there). */
 const codec = () => new ZstdCodecPlugin({ parallelMinBytes: 0, arrivingFrames: true });
@@ -77,7 +57,7 @@ describe('multi-frame zstd decoded while it arrives', () => {
   before(async () => {
     tmp = await tempDir('ocipull-arriving-');
     disk = join(tmp.dir, 'disk.raw');
-    await rawDisk(disk);
+    await rawDisk(disk, 'arriving', 17);
     blob = join(tmp.dir, 'disk.raw.zst');
     await seekableFile(disk, blob);
     layoutDir = (

@@ -10,36 +10,15 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, isOcipullError, Orchestrator, OutputFile } from 'ocipull';
-import { seekableZstd } from '../../core/publish/zstd-frames.js';
 import ZstdCodecPlugin from '../../plugins/codec-zstd/index.js';
 import { parallelPlan, parallelStats } from '../../plugins/codec-zstd/parallel.js';
 import { readSeekTable } from '../../plugins/codec-zstd/seekable.js';
 import { runCli } from '../support/cli.js';
-import { prngBytes, sha256File } from '../support/files.js';
+import { sha256File } from '../support/files.js';
 import { buildMachineOsLayout } from '../support/machine-os.js';
 import { packMachineOs } from '../support/pack.js';
 import { tempDir } from '../support/paths.js';
-
-const MiB = 1 << 20;
-
-/** A 40 MiB raw disk: random and text data between runs of zeros (a hole at the end too). */
-async function rawDisk(path: string): Promise<void> {
-  const handle = await fsp.open(path, 'w');
-  try {
-    await handle.write(prngBytes(3 * MiB, 7), 0, 3 * MiB, 0);
-    await handle.write(Buffer.from('ocipull seekable\n'.repeat(200_000)), 0, undefined, 12 * MiB + 512);
-    await handle.write(prngBytes(2 * MiB, 8), 0, 2 * MiB, 25 * MiB);
-    await handle.truncate(40 * MiB);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function seekableFile(input: string, output: string): Promise<void> {
-  const { out, done } = seekableZstd(input, 'zstd', new AbortController().signal, 3);
-  await fsp.writeFile(output, out);
-  await done;
-}
+import { MiB, rawDisk, seekableFile } from './fixtures.js';
 
 async function pull(layout: string, out: string, cache: string) {
   return runCli([
@@ -89,7 +68,7 @@ describe('multi-frame zstd with a seek table', () => {
   before(async () => {
     tmp = await tempDir('ocipull-seekable-');
     disk = join(tmp.dir, 'disk.raw');
-    await rawDisk(disk);
+    await rawDisk(disk, 'seekable', 7);
   });
   after(() => tmp.cleanup());
 
